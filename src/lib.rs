@@ -1,5 +1,55 @@
 //! p1run: provision PingOne from Rhai scripts.
+//!
+//! `main.rs` only calls [`run`]; everything else lives here, by domain: the PingOne API
+//! [`client`], the PingOne [`emulator`], the Rhai [`host`] and its primitives, the bundled
+//! [`recipes`], the [`config`] file, the run [`report`] and the [`cli`].
 
+pub mod cli;
 pub mod client;
+pub mod config;
 pub mod emulator;
+pub mod error;
+pub mod host;
+pub mod recipes;
+pub mod report;
+pub mod run;
 pub mod secret;
+
+use clap::Parser;
+use std::ffi::OsString;
+
+/// Runs `p1run` with these arguments; `Err` carries the exit code after the error was printed.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
+    let arguments = match cli::Arguments::try_parse_from(args) {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { Err(2) } else { Ok(()) };
+        }
+    };
+    init_logging(arguments.verbose);
+    match arguments.command.execute() {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(code),
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(error.code())
+        }
+    }
+}
+
+fn init_logging(verbosity: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // try_init: a second call (tests calling `run` twice) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

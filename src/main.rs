@@ -1,1 +1,5 @@
-fn main() {}
+fn main() {
+    if let Err(code) = p1run::run(std::env::args_os()) {
+        std::process::exit(code);
+    }
+}

@@ -11,7 +11,7 @@ mod model;
 
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
-    Application, ApplicationSecret, Environment, Role, RoleAssignment, ScopeRef, ScopeType,
+    Application, ApplicationSecret, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType,
     TokenAuthMethod,
 };
 
@@ -60,7 +60,7 @@ pub struct Credentials {
 }
 
 /// Retry and propagation settings (API-REFERENCE §7).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RetryPolicy {
     /// First backoff delay.
     pub initial_delay: Duration,
@@ -95,6 +95,8 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Token cache, shared when several clients run at once.
     pub tokens: TokenCache,
+    /// Sent as `X-Ping-External-Transaction-ID`.
+    pub transaction_id: String,
 }
 
 impl Client {
@@ -114,7 +116,10 @@ impl Client {
     }
 
     /// `GET /environments/{env}/applications`, all pages.
-    pub async fn applications(&self, _environment_id: &str) -> Result<Vec<Application>, ClientError> {
+    pub async fn applications(
+        &self,
+        _environment_id: &str,
+    ) -> Result<Vec<Application>, ClientError> {
         unimplemented!()
     }
 
@@ -207,6 +212,30 @@ impl Client {
 
     /// How many HTTP requests this client has sent (token requests included), for reports.
     pub fn requests_sent(&self) -> u64 {
+        unimplemented!()
+    }
+}
+
+// TEMPORARY (main only, replaced by the client branch).
+impl std::str::FromStr for Region {
+    type Err = ClientError;
+    fn from_str(_s: &str) -> Result<Self, Self::Err> {
+        unimplemented!()
+    }
+}
+impl Endpoints {
+    /// Region hosts.
+    pub fn for_region(_region: Region) -> Self {
+        unimplemented!()
+    }
+    /// Overrides.
+    pub fn new(_api_url: Url, _auth_url: Url) -> Result<Self, ClientError> {
+        unimplemented!()
+    }
+}
+impl ClientError {
+    /// TEMP.
+    pub fn api(&self) -> Option<&ApiError> {
         unimplemented!()
     }
 }

@@ -168,10 +168,16 @@ impl FromStr for TokenAuthMethod {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|m| m.as_str()).collect();
-            format!("unknown token endpoint auth method {s:?}; expected one of {}", names.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|m| m.as_str()).collect();
+                format!(
+                    "unknown token endpoint auth method {s:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -182,7 +188,14 @@ impl FromStr for TokenAuthMethod {
 pub struct Application(pub Map<String, Value>);
 
 /// Fields PingOne computes; they are stripped from PUT bodies.
-const READ_ONLY_FIELDS: [&str; 6] = ["_links", "id", "environment", "createdAt", "updatedAt", "assignActorRoles"];
+const READ_ONLY_FIELDS: [&str; 6] = [
+    "_links",
+    "id",
+    "environment",
+    "createdAt",
+    "updatedAt",
+    "assignActorRoles",
+];
 
 impl Application {
     fn str_field(&self, key: &str) -> &str {
@@ -211,7 +224,10 @@ impl Application {
 
     /// `enabled`.
     pub fn enabled(&self) -> bool {
-        self.0.get("enabled").and_then(Value::as_bool).unwrap_or(false)
+        self.0
+            .get("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// `tokenEndpointAuthMethod`, empty when absent.

@@ -4,6 +4,8 @@
 //! STUB: the public API below is fixed (the runner and the tests use it); the bodies are to be
 //! filled in.
 
+pub mod cli;
+
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,251 @@
+//! The config file (`p1run.toml`): named environments, each with its acting worker, and the
+//! script limits.
+//!
+//! Secrets are never inline: a config file is the kind of thing that ends up in a repository,
+//! so it names where the secret lives (an environment variable or a file) instead.
+
+use crate::client::{Credentials, Endpoints, Region, TokenAuthMethod};
+use crate::error::Error;
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The name of the embedded target: an in-process emulator seeded for one run.
+pub const LOCAL: &str = "local";
+
+/// The parsed config file.
+#[derive(Debug, Default, Deserialize)]
+pub struct Config {
+    /// Where it was read from, for messages.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Named environments.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// Script limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// One `[environments.NAME]` table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvironmentConfig {
+    /// The environment the recipe changes.
+    pub environment_id: String,
+    /// `NA`, `EU`, `CA`, `AU`, `SG` or `AP`; optional only when both URLs are given.
+    pub region: Option<String>,
+    /// The acting worker application.
+    pub client_id: String,
+    /// Name of the environment variable that holds the worker's secret.
+    pub client_secret_env: Option<String>,
+    /// File that holds the worker's secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// Rejected with a clear message: secrets are never inline.
+    client_secret: Option<toml::Value>,
+    /// Where the worker lives, when not in the target environment.
+    pub worker_environment_id: Option<String>,
+    /// How the worker authenticates at the token endpoint (default `CLIENT_SECRET_BASIC`).
+    pub token_auth_method: Option<String>,
+    /// Management API override, e.g. a `p1run emulator`.
+    pub api_url: Option<String>,
+    /// Auth server override.
+    pub auth_url: Option<String>,
+}
+
+/// Rhai limits; on by default because scripts are untrusted-ish input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Rhai operations per run (stops endless loops).
+    pub max_operations: u64,
+    /// Function call depth; set explicitly because Rhai's default differs between debug and
+    /// release builds (8 vs 64).
+    pub max_call_levels: usize,
+    /// Longest string, in bytes.
+    pub max_string_size: usize,
+    /// Longest array.
+    pub max_array_size: usize,
+    /// Largest object map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 10_000_000,
+            max_call_levels: 64,
+            max_string_size: 1 << 20,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+        }
+    }
+}
+
+/// A resolved target: where to send requests and as whom.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The name given on the command line (or `local`).
+    pub name: String,
+    /// The environment the recipe changes.
+    pub environment_id: String,
+    /// Hosts.
+    pub endpoints: Endpoints,
+    /// The acting worker.
+    pub credentials: Credentials,
+}
+
+impl Config {
+    /// Reads `--config FILE`, else `$P1RUN_CONFIG`, else `./p1run.toml`. Returns `None` when
+    /// none was named and `./p1run.toml` does not exist.
+    pub fn discover(explicit: Option<&Path>) -> Result<Option<Self>, Error> {
+        let named = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("P1RUN_CONFIG").map(PathBuf::from));
+        match named {
+            Some(path) => Self::load(&path).map(Some),
+            None => {
+                let default = PathBuf::from("p1run.toml");
+                if default.exists() {
+                    Self::load(&default).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Reads and parses one config file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Config {
+            path: path.to_owned(),
+            message: format!("cannot read it: {source}"),
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|error| Error::Config {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+        config.path = path.to_owned();
+        for (name, env) in &config.environments {
+            if env.client_secret.is_some() {
+                return Err(config.error(format!(
+                    "[environments.{name}] has an inline client_secret; secrets are never \
+                     written into config files: use client_secret_env = \"VAR\" or \
+                     client_secret_file = \"path\""
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Config {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// The names of the configured environments.
+    pub fn environment_names(&self) -> Vec<String> {
+        self.environments.keys().cloned().collect()
+    }
+
+    /// Resolves one named environment into a [`Target`], reading its secret.
+    pub fn target(&self, name: &str) -> Result<Target, Error> {
+        let env = self.environments.get(name).ok_or_else(|| {
+            let known = self.environment_names();
+            self.error(format!(
+                "no environment named {name:?}; configured: {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let endpoints = self.endpoints(name, env)?;
+        let client_secret = self.secret(name, env)?;
+        let auth_method = match &env.token_auth_method {
+            Some(method) => method
+                .parse::<TokenAuthMethod>()
+                .map_err(|e| self.error(format!("[environments.{name}] token_auth_method: {e}")))?,
+            None => TokenAuthMethod::ClientSecretBasic,
+        };
+        Ok(Target {
+            name: name.to_owned(),
+            environment_id: env.environment_id.clone(),
+            endpoints,
+            credentials: Credentials {
+                client_id: env.client_id.clone(),
+                client_secret,
+                environment_id: env
+                    .worker_environment_id
+                    .clone()
+                    .unwrap_or_else(|| env.environment_id.clone()),
+                auth_method,
+            },
+        })
+    }
+
+    fn endpoints(&self, name: &str, env: &EnvironmentConfig) -> Result<Endpoints, Error> {
+        let region = env
+            .region
+            .as_deref()
+            .map(|code| {
+                code.parse::<Region>()
+                    .map_err(|e| self.error(format!("[environments.{name}] region: {e}")))
+            })
+            .transpose()?;
+        let base = match region {
+            Some(region) => Some(Endpoints::for_region(region)),
+            None => None,
+        };
+        let (api_url, auth_url) = match (&env.api_url, &env.auth_url, &base) {
+            (Some(api), Some(auth), _) => (api.clone(), auth.clone()),
+            (api, auth, Some(base)) => (
+                api.clone().unwrap_or_else(|| base.api_url.to_string()),
+                auth.clone().unwrap_or_else(|| base.auth_url.to_string()),
+            ),
+            (_, _, None) => {
+                return Err(self.error(format!(
+                    "[environments.{name}] needs region = \"NA\" (or EU, CA, AU, SG, AP), or both \
+                     api_url and auth_url"
+                )));
+            }
+        };
+        let parse = |key: &str, value: &str| {
+            url::Url::parse(value)
+                .map_err(|e| self.error(format!("[environments.{name}] {key} {value:?}: {e}")))
+        };
+        Endpoints::new(parse("api_url", &api_url)?, parse("auth_url", &auth_url)?)
+            .map_err(|e| self.error(format!("[environments.{name}] {e}")))
+    }
+
+    fn secret(&self, name: &str, env: &EnvironmentConfig) -> Result<Secret, Error> {
+        match (&env.client_secret_env, &env.client_secret_file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim())),
+                _ => Err(self.error(format!(
+                    "[environments.{name}] reads the client secret from ${var}, which is not \
+                     set (or empty); export {var}=<the worker's client secret>"
+                ))),
+            },
+            (None, Some(file)) => {
+                let file = self.path.parent().unwrap_or(Path::new(".")).join(file);
+                let value = std::fs::read_to_string(&file).map_err(|source| {
+                    self.error(format!(
+                        "[environments.{name}] client_secret_file {}: {source}",
+                        file.display()
+                    ))
+                })?;
+                Ok(Secret::new(value.trim()))
+            }
+            (Some(_), Some(_)) => Err(self.error(format!(
+                "[environments.{name}] sets both client_secret_env and client_secret_file; keep one"
+            ))),
+            (None, None) => Err(self.error(format!(
+                "[environments.{name}] needs client_secret_env = \"VAR\" or client_secret_file = \"path\""
+            ))),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The Rhai engine a recipe runs in: limits on, `print`/`debug` to tracing, `eval` off, and
+//! `import` limited to the bundled `scripts/lib` modules and files beside the running script.
+
+use super::primitives::{self, PrimitiveDoc};
+use super::session::{Session, lock};
+use crate::config::Limits;
+use crate::recipes;
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
+
+type SharedModule = Shared<Module>;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Script texts by source name, so that errors can show the failing line of any module.
+#[derive(Debug, Default, Clone)]
+pub struct Sources(Arc<Mutex<HashMap<String, String>>>);
+
+impl Sources {
+    /// Remembers a script text under its source name.
+    pub fn insert(&self, name: &str, text: &str) {
+        lock(&self.0).insert(name.to_owned(), text.to_owned());
+    }
+
+    /// Line `line` (1-based) of the named source.
+    pub fn line(&self, name: &str, line: usize) -> Option<String> {
+        let sources = lock(&self.0);
+        sources
+            .get(name)?
+            .lines()
+            .nth(line.checked_sub(1)?)
+            .map(str::to_owned)
+    }
+}
+
+/// Builds the engine for one run; returns it with the primitives' docs.
+pub fn build(
+    session: &Arc<Session>,
+    limits: &Limits,
+    script_dir: Option<PathBuf>,
+    sources: &Sources,
+) -> (Engine, Vec<PrimitiveDoc>) {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        // Explicit: Rhai's default is 8 in debug builds and 64 in release (RHAI-HOST-NOTES §A5).
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true)
+        .set_module_resolver(RecipeResolver {
+            script_dir,
+            sources: sources.clone(),
+            cache: Mutex::default(),
+        });
+    engine.disable_symbol("eval");
+    // stdout carries only results, so script output goes to the log.
+    engine.on_print(|text| tracing::info!(target: "script", "{text}"));
+    engine.on_debug(|text, source, pos| {
+        tracing::debug!(target: "script", source = source.unwrap_or("<main>"), %pos, "{text}");
+    });
+    let docs = primitives::register(&mut engine, session);
+    (engine, docs)
+}
+
+/// Resolves `import "lib/x"` to the bundled library and `import "x"` to `x.rhai` beside the
+/// running script; nothing else. Rhai's default file resolver would import any path on the
+/// machine (RHAI-HOST-NOTES §A5), which is more than a recipe needs.
+struct RecipeResolver {
+    script_dir: Option<PathBuf>,
+    sources: Sources,
+    cache: Mutex<HashMap<String, SharedModule>>,
+}
+
+impl RecipeResolver {
+    fn load(&self, path: &str, pos: Position) -> Result<(String, String), Box<EvalAltResult>> {
+        if let Some(text) = recipes::library(path) {
+            return Ok((format!("scripts/{path}.rhai"), text.to_owned()));
+        }
+        let not_found = || Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos));
+        let relative = Path::new(path);
+        let plain = relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        let dir = self
+            .script_dir
+            .as_ref()
+            .filter(|_| plain)
+            .ok_or_else(not_found)?;
+        let file = dir.join(format!("{path}.rhai"));
+        let text = std::fs::read_to_string(&file).map_err(|_| not_found())?;
+        Ok((file.display().to_string(), text))
+    }
+}
+
+impl ModuleResolver for RecipeResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        if let Some(module) = lock(&self.cache).get(path) {
+            return Ok(module.clone());
+        }
+        let (name, text) = self.load(path, pos)?;
+        self.sources.insert(&name, &text);
+        let in_module = |error: Box<EvalAltResult>| {
+            Box::new(EvalAltResult::ErrorInModule(name.clone(), error, pos))
+        };
+        let mut ast = engine
+            .compile(&text)
+            .map_err(|error| in_module(error.into()))?;
+        ast.set_source(name.as_str());
+        let module: SharedModule = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(in_module)?
+            .into();
+        lock(&self.cache).insert(path.to_owned(), module.clone());
+        Ok(module)
+    }
+}

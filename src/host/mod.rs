@@ -1,0 +1,10 @@
+//! The Rhai host: the engine, the primitives it registers, the per-run session and how script
+//! errors are shown.
+
+pub mod engine;
+pub mod primitives;
+pub mod render;
+pub mod session;
+
+pub use primitives::PrimitiveDoc;
+pub use session::{Change, Mode, Session};
