@@ -125,6 +125,10 @@ fn apply(args: &RunArgs, mode: Mode) -> Result<i32, Error> {
         vars,
         mode,
         limits: &limits,
+        retry: config
+            .as_ref()
+            .map(|c| c.retry.policy())
+            .unwrap_or_default(),
     };
     let (outcome, error) = run::run(&request, destination, &runtime)?;
     let mut stdout = std::io::stdout().lock();

@@ -4,12 +4,13 @@
 //! Secrets are never inline: a config file is the kind of thing that ends up in a repository,
 //! so it names where the secret lives (an environment variable or a file) instead.
 
-use crate::client::{Credentials, Endpoints, Region, TokenAuthMethod};
+use crate::client::{Credentials, Endpoints, Region, RetryPolicy, TokenAuthMethod};
 use crate::error::Error;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The name of the embedded target: an in-process emulator seeded for one run.
 pub const LOCAL: &str = "local";
@@ -26,6 +27,38 @@ pub struct Config {
     /// Script limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Retry timing; unset keys keep the client's defaults.
+    #[serde(default)]
+    pub retry: RetrySettings,
+}
+
+/// `[retry]`: how long calls keep retrying PingOne's transient failures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// First backoff delay.
+    pub initial_delay_ms: Option<u64>,
+    /// Longest single wait, `Retry-After` included.
+    pub max_delay_ms: Option<u64>,
+    /// Total time one call may spend retrying before the run fails.
+    pub deadline_ms: Option<u64>,
+    /// How long after its own writes the run waits out PingOne's permission propagation.
+    pub propagation_wait_ms: Option<u64>,
+}
+
+impl RetrySettings {
+    /// The client's retry policy with these overrides.
+    pub fn policy(&self) -> RetryPolicy {
+        let defaults = RetryPolicy::default();
+        let ms =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_millis);
+        RetryPolicy {
+            initial_delay: ms(self.initial_delay_ms, defaults.initial_delay),
+            max_delay: ms(self.max_delay_ms, defaults.max_delay),
+            deadline: ms(self.deadline_ms, defaults.deadline),
+            propagation_wait: ms(self.propagation_wait_ms, defaults.propagation_wait),
+        }
+    }
 }
 
 /// One `[environments.NAME]` table.

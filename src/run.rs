@@ -117,6 +117,8 @@ pub struct RunRequest<'a> {
     pub mode: Mode,
     /// Script limits.
     pub limits: &'a Limits,
+    /// Retry timing.
+    pub retry: RetryPolicy,
 }
 
 /// Runs the script against the destination. An `Err` means the run could not start; a
@@ -146,7 +148,7 @@ pub fn run(
     let client = Client::new(ClientOptions {
         endpoints: target.endpoints.clone(),
         credentials: target.credentials.clone(),
-        retry: RetryPolicy::default(),
+        retry: request.retry.clone(),
         tokens: TokenCache::default(),
         transaction_id: uuid::Uuid::new_v4().to_string(),
     })?;

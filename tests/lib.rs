@@ -1,2 +1,9 @@
 //! The integration tests: one binary, one module per feature, all over real HTTP against the
 //! PingOne emulator.
+
+mod harness;
+
+// `p1run apply` with the bundled recipes.
+mod apply;
+// Bad input: one clear message, exit 1, no panic.
+mod errors;

@@ -1,0 +1,200 @@
+//! A PingOne admin's view of an emulator over raw HTTP, independent of `p1run`'s own client:
+//! the bootstrap worker's token, then plain GETs and writes.
+
+use p1run::emulator::Emulator;
+use serde_json::{Value, json};
+
+/// Raw HTTP access to an emulator as its bootstrap admin.
+pub struct Admin {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    api_url: String,
+    auth_url: String,
+    token: String,
+    /// The environment the bootstrap worker lives in.
+    pub environment_id: String,
+    /// The organization.
+    pub organization_id: String,
+}
+
+impl Admin {
+    /// Logs in as the emulator's bootstrap worker.
+    pub fn new(emulator: &Emulator) -> Self {
+        let info = emulator.info();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let http = reqwest::Client::new();
+        let token = token(
+            &runtime,
+            &http,
+            &info.auth_url,
+            &info.environment_id,
+            &info.client_id,
+            &info.client_secret,
+            false,
+        )
+        .expect("bootstrap token");
+        Self {
+            runtime,
+            http,
+            api_url: info.api_url.clone(),
+            auth_url: info.auth_url.clone(),
+            token,
+            environment_id: info.environment_id.clone(),
+            organization_id: info.organization_id.clone(),
+        }
+    }
+
+    /// `METHOD {api_url}{path}` with an optional JSON body; returns (status, body or Null).
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.api_url);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.runtime.block_on(async {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let text = response.text().await.expect("body");
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    /// GET that must succeed.
+    #[track_caller]
+    pub fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// The applications of an environment.
+    pub fn applications(&self, env: &str) -> Vec<Value> {
+        let body = self.get(&format!("/environments/{env}/applications"));
+        body["_embedded"]["applications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The one application with this name in `env`, if any.
+    pub fn application_named(&self, env: &str, name: &str) -> Option<Value> {
+        let mut found: Vec<Value> = self
+            .applications(env)
+            .into_iter()
+            .filter(|app| app["name"] == name)
+            .collect();
+        assert!(found.len() <= 1, "more than one {name:?}: {found:?}");
+        found.pop()
+    }
+
+    /// `(role name, scope type, scope id)` of an application's role assignments, sorted.
+    pub fn grants(&self, env: &str, app_id: &str) -> Vec<(String, String, String)> {
+        let roles = self.get("/roles");
+        let role_name = |id: &Value| {
+            roles["_embedded"]["roles"]
+                .as_array()
+                .and_then(|all| all.iter().find(|role| &role["id"] == id))
+                .map(|role| role["name"].as_str().unwrap_or_default().to_owned())
+                .unwrap_or_default()
+        };
+        let body = self.get(&format!(
+            "/environments/{env}/applications/{app_id}/roleAssignments"
+        ));
+        let mut grants: Vec<_> = body["_embedded"]["roleAssignments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                (
+                    role_name(&a["role"]["id"]),
+                    a["scope"]["type"].as_str().unwrap_or_default().to_owned(),
+                    a["scope"]["id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        grants.sort();
+        grants
+    }
+
+    /// Asks for a token for `client_id` with the given method; `Ok(token)` or `Err(status)`.
+    pub fn token_for(
+        &self,
+        env: &str,
+        client_id: &str,
+        secret: &str,
+        form: bool,
+    ) -> Result<String, u16> {
+        token(
+            &self.runtime,
+            &self.http,
+            &self.auth_url,
+            env,
+            client_id,
+            secret,
+            form,
+        )
+    }
+
+    /// An application's secret.
+    pub fn secret(&self, env: &str, app_id: &str) -> String {
+        let body = self.get(&format!("/environments/{env}/applications/{app_id}/secret"));
+        body["secret"].as_str().expect("secret").to_owned()
+    }
+
+    /// PUTs an application back with one field changed (behind the tool's back).
+    pub fn set_field(&self, env: &str, app_id: &str, field: &str, value: Value) {
+        let mut app = self.get(&format!("/environments/{env}/applications/{app_id}"));
+        let object = app.as_object_mut().expect("object");
+        for read_only in ["_links", "id", "environment", "createdAt", "updatedAt"] {
+            object.remove(read_only);
+        }
+        object.insert(field.to_owned(), value);
+        let (status, body) = self.call(
+            "PUT",
+            &format!("/environments/{env}/applications/{app_id}"),
+            Some(json!(object)),
+        );
+        assert_eq!(status, 200, "PUT: {body}");
+    }
+}
+
+fn token(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    auth_url: &str,
+    env: &str,
+    client_id: &str,
+    secret: &str,
+    form: bool,
+) -> Result<String, u16> {
+    let url = format!("{auth_url}/{env}/as/token");
+    let request = if form {
+        http.post(url).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+    } else {
+        http.post(url)
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+    };
+    runtime.block_on(async {
+        let response = request.send().await.expect("token request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == 200 {
+            Ok(body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned())
+        } else {
+            Err(status)
+        }
+    })
+}
