@@ -7,3 +7,7 @@ mod harness;
 mod apply;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// The same final state under latency, faults, propagation delay and rate limits.
+mod faults;
+// Secrets never reach output or logs.
+mod secrets;

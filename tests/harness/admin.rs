@@ -3,6 +3,7 @@
 
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Raw HTTP access to an emulator as its bootstrap admin.
 pub struct Admin {
@@ -48,19 +49,39 @@ impl Admin {
     }
 
     /// `METHOD {api_url}{path}` with an optional JSON body; returns (status, body or Null).
+    /// Injected faults (429, 5xx) are retried a bounded number of times, so that tests against
+    /// a faulty emulator read its real state.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_retrying(method, path, body, &[429, 500, 502, 503])
+    }
+
+    fn call_retrying(&self, method: &str, path: &str, body: Option<Value>, retry_on: &[u16]) -> (u16, Value) {
         let url = format!("{}{path}", self.api_url);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self.http.request(method, url).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.token);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let (status, retry_after, body) = self.runtime.block_on(async {
+                let response = request.send().await.expect("request");
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let text = response.text().await.expect("body");
+                (status, retry_after, serde_json::from_str(&text).unwrap_or(Value::Null))
+            });
+            if !retry_on.contains(&status) || attempt >= 40 {
+                return (status, body);
+            }
+            let wait = retry_after.map_or(Duration::from_millis(50), Duration::from_secs);
+            std::thread::sleep(wait);
         }
-        self.runtime.block_on(async {
-            let response = request.send().await.expect("request");
-            let status = response.status().as_u16();
-            let text = response.text().await.expect("body");
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
     }
 
     /// GET that must succeed.
