@@ -26,6 +26,8 @@ mod http;
 mod model;
 mod retry;
 mod token;
+#[cfg(test)]
+mod wire_tests;
 
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
