@@ -207,6 +207,9 @@ impl Inner {
 
     /// Whether a management error may be retried (§5, §7).
     fn classify(&self, error: &ApiError, url: &Url, retry_after: Option<Duration>) -> Retry {
+        // §7.1: the official clients retry these for every method, POST included. Whether
+        // PingOne acted before a 5xx is not documented; if it did, the retry's duplicate is
+        // reported (e.g. 400 UNIQUENESS_VIOLATION), not hidden.
         if is_transient_status(error.status) {
             return Retry::Transient { retry_after };
         }

@@ -60,6 +60,10 @@ fn answer(uri: &str, earlier: usize, next: &str) -> Response {
             "_links": {"self": {"href": "x"}, "next": {"href": next}},
             "_embedded": {"roles": [{"id": "r1", "name": "Environment Admin"}]}
         })),
+        "/v1/environments/e1/applications" => ok(json!({
+            "_links": {"next": {"href": "https://elsewhere.example/v1/environments/e1/applications"}},
+            "_embedded": {"applications": []}
+        })),
         "/v1/roles?cursor=a%2Bb" => ok(json!({"_links": {"self": {"href": "x"}}, "count": 0})),
         "/v1/environments/e1" if earlier == 0 => {
             // An HTTP-date in the past: retry at once (after `initial_delay`).
@@ -167,4 +171,22 @@ fn client_secret_post_sends_the_credentials_as_form_fields() {
         token.body,
         "grant_type=client_credentials&client_id=client-1&client_secret=s3cret"
     );
+}
+
+#[test]
+fn next_links_to_another_host_are_not_followed() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (error, seen) = runtime.block_on(async {
+        let (base, seen) = serve().await;
+        let error = client(&base, TokenAuthMethod::ClientSecretBasic)
+            .applications("e1")
+            .await
+            .unwrap_err();
+        (error, seen.lock().unwrap().len())
+    });
+    assert!(
+        matches!(&error, ClientError::Decode { message, .. } if message.contains("another host")),
+        "{error:?}"
+    );
+    assert_eq!(seen, 2, "the token and the first page only");
 }
