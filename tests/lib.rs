@@ -11,3 +11,5 @@ mod errors;
 mod faults;
 // Secrets never reach output or logs.
 mod secrets;
+// The PingOne API client against the emulator.
+mod client;

@@ -1,22 +1,47 @@
 //! The PingOne management API client: region hosts, worker tokens, retries, pagination and
 //! PingOne's error format.
 //!
-//! Everything here must be right for the real service, not only for the emulator: follow
-//! `../shared/pingone/API-REFERENCE.md`.
+//! Everything here must be right for the real service, not only for the emulator: it follows
+//! `../shared/pingone/API-REFERENCE.md` (cited as §n below).
 //!
-//! STUB: signatures are fixed (the Rhai host is written against them); bodies are to be filled.
+//! The client is async and runtime-agnostic: it never blocks and never starts a runtime, so the
+//! Rhai host can drive it with `Handle::block_on` from a plain thread (RHAI-HOST-NOTES §A1).
+//! Every call
+//! * gets a worker token from the shared [`TokenCache`] (fetched once per credentials, reused
+//!   until shortly before it expires, fetched again once on `401 INVALID_TOKEN`);
+//! * retries 408/429/5xx and connection failures with jittered exponential backoff, honouring
+//!   `Retry-After`, within [`RetryPolicy::deadline`];
+//! * waits out PingOne's propagation delays, but only right after this client's own writes;
+//! * turns every failure into one [`ClientError`] that says what failed, where, and what to do.
+//!
+//! Secrets and tokens are [`Secret`]s: they are never logged, printed or put in an error.
 
+// `ClientError::Api(ApiError)` is part of the fixed interface and makes the error ~150 bytes;
+// boxing it would change that interface, and an error per HTTP call is no hot path.
+#![allow(clippy::result_large_err)]
+
+mod endpoints;
 mod error;
+mod http;
 mod model;
+mod retry;
+mod token;
+#[cfg(test)]
+mod wire_tests;
 
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
-    Application, ApplicationSecret, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType,
-    TokenAuthMethod,
+    Application, ApplicationSecret, Environment, IdRef, Permission, Role, RoleAssignment, ScopeRef,
+    ScopeType, TokenAuthMethod,
 };
 
 use crate::secret::Secret;
+use http::{Inner, TRANSACTION_HEADER};
+use reqwest::Method;
+use reqwest::header::HeaderValue;
+use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use url::Url;
 
@@ -60,7 +85,7 @@ pub struct Credentials {
 }
 
 /// Retry and propagation settings (API-REFERENCE §7).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// First backoff delay.
     pub initial_delay: Duration,
@@ -73,15 +98,18 @@ pub struct RetryPolicy {
 }
 
 /// Tokens shared by every [`Client`] of a run, keyed by (auth URL, environment, client id).
+///
+/// Cheap to clone; clones share the tokens, across clients and threads.
 #[derive(Debug, Default, Clone)]
 pub struct TokenCache {
-    inner: Arc<std::sync::Mutex<std::collections::HashMap<(String, String, String), ()>>>,
+    inner: token::TokenMap,
 }
 
-/// A PingOne management API client for one acting worker. Cheap to clone.
+/// A PingOne management API client for one acting worker. Cheap to clone: clones share the
+/// connection pool, the request counter and the record of this client's own writes.
 #[derive(Debug, Clone)]
 pub struct Client {
-    _private: (),
+    inner: Arc<Inner>,
 }
 
 /// Everything needed to build a [`Client`].
@@ -95,147 +123,422 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Token cache, shared when several clients run at once.
     pub tokens: TokenCache,
-    /// Sent as `X-Ping-External-Transaction-ID`.
+    /// Sent as `X-Ping-External-Transaction-ID` on every management and token request, so
+    /// that PingOne's logs (and support) can tie all requests of one run together (§1.2).
+    /// Make it unique per run, e.g. a UUID; at most 100 visible ASCII characters. Empty means
+    /// the header is not sent.
     pub transaction_id: String,
+    /// `limit` asked of list reads (§2.3); `None` lets PingOne choose. The client follows
+    /// `_links.next` either way, so this only changes the number of pages.
+    pub page_size: Option<u32>,
 }
 
+impl ClientOptions {
+    /// Options with the default [`RetryPolicy`], a fresh [`TokenCache`], a random transaction
+    /// id and PingOne's page size.
+    pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
+        Self {
+            endpoints,
+            credentials,
+            retry: RetryPolicy::default(),
+            tokens: TokenCache::default(),
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+            page_size: None,
+        }
+    }
+}
+
+/// The `User-Agent` of every request.
+const USER_AGENT: &str = concat!("p1run/", env!("CARGO_PKG_VERSION"));
+
+/// Longest wait for a TCP/TLS connection; an unreachable host should fail fast.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Client {
-    /// Builds a client. Fails on an unusable endpoint (plain `http://` to a non-loopback host).
-    pub fn new(_options: ClientOptions) -> Result<Self, ClientError> {
-        unimplemented!()
+    /// Builds a client. Fails on an unusable endpoint (plain `http://` to a non-loopback host),
+    /// a token auth method other than `CLIENT_SECRET_BASIC`/`CLIENT_SECRET_POST`, or a
+    /// transaction id PingOne would not accept. Needs no runtime.
+    pub fn new(options: ClientOptions) -> Result<Self, ClientError> {
+        let ClientOptions {
+            endpoints,
+            credentials,
+            retry,
+            tokens,
+            transaction_id,
+            page_size,
+        } = options;
+        // The fields are public, so endpoints may not have gone through `Endpoints::new`:
+        // apply the same rules here.
+        let endpoints = Endpoints::new(endpoints.api_url.as_str(), endpoints.auth_url.as_str())?;
+        if !matches!(
+            credentials.auth_method,
+            TokenAuthMethod::ClientSecretBasic | TokenAuthMethod::ClientSecretPost
+        ) {
+            return Err(ClientError::InvalidArgument(format!(
+                "the worker's token endpoint auth method {} is not supported; use \
+                 CLIENT_SECRET_BASIC or CLIENT_SECRET_POST",
+                credentials.auth_method
+            )));
+        }
+        if credentials.client_id.is_empty() || credentials.environment_id.is_empty() {
+            return Err(ClientError::InvalidArgument(
+                "the worker's client_id and environment_id must not be empty".into(),
+            ));
+        }
+        let transaction_id = transaction_header(&transaction_id)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: http_client()?,
+                endpoints,
+                credentials,
+                retry,
+                tokens,
+                transaction_id,
+                page_size,
+                requests_sent: Default::default(),
+                writes: Default::default(),
+            }),
+        })
     }
 
     /// `GET /environments/{id}`.
-    pub async fn environment(&self, _environment_id: &str) -> Result<Environment, ClientError> {
-        unimplemented!()
+    pub async fn environment(&self, environment_id: &str) -> Result<Environment, ClientError> {
+        let url = self.inner.api(&["environments", environment_id])?;
+        self.get(url).await
     }
 
     /// `GET /roles`, all pages.
     pub async fn roles(&self) -> Result<Vec<Role>, ClientError> {
-        unimplemented!()
+        let url = self.inner.api(&["roles"])?;
+        self.list(url, "roles").await
     }
 
     /// `GET /environments/{env}/applications`, all pages.
     pub async fn applications(
         &self,
-        _environment_id: &str,
+        environment_id: &str,
     ) -> Result<Vec<Application>, ClientError> {
-        unimplemented!()
+        let url = self
+            .inner
+            .api(&["environments", environment_id, "applications"])?;
+        self.list(url, "applications").await
     }
 
     /// `GET /environments/{env}/applications/{id}`.
     pub async fn application(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
+        environment_id: &str,
+        application_id: &str,
     ) -> Result<Application, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &[])?;
+        self.get(url).await
     }
 
     /// `POST /environments/{env}/applications`.
+    ///
+    /// `body` goes as given. Send `"assignActorRoles": false` for a worker unless it should
+    /// inherit this worker's roles (§2.1, §7.3 quirk 3).
     pub async fn create_application(
         &self,
-        _environment_id: &str,
-        _body: &serde_json::Value,
+        environment_id: &str,
+        body: &serde_json::Value,
     ) -> Result<Application, ClientError> {
-        unimplemented!()
+        let url = self
+            .inner
+            .api(&["environments", environment_id, "applications"])?;
+        let path = url.path().to_owned();
+        let answer = self.inner.send(Method::POST, url, Some(body)).await?;
+        let application: Application = decode("POST", &path, answer)?;
+        if application.id().is_empty() {
+            return Err(decode_error(
+                "POST",
+                &path,
+                "the new application has no id".into(),
+            ));
+        }
+        self.inner.record_write(Some(application.id()));
+        Ok(application)
     }
 
     /// `PUT /environments/{env}/applications/{id}` with the full body of `application`
     /// (read-only fields stripped).
     pub async fn update_application(
         &self,
-        _environment_id: &str,
-        _application: &Application,
+        environment_id: &str,
+        application: &Application,
     ) -> Result<Application, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application.id(), &[])?;
+        let path = url.path().to_owned();
+        let answer = self
+            .inner
+            .send(Method::PUT, url, Some(&application.update_body()))
+            .await?;
+        decode("PUT", &path, answer)
     }
 
     /// `DELETE /environments/{env}/applications/{id}`.
     pub async fn delete_application(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
+        environment_id: &str,
+        application_id: &str,
     ) -> Result<(), ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &[])?;
+        self.inner.send(Method::DELETE, url, None).await?;
+        self.inner.forget_app(application_id);
+        Ok(())
     }
 
     /// `GET …/applications/{id}/roleAssignments`, all pages.
     pub async fn role_assignments(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
+        environment_id: &str,
+        application_id: &str,
     ) -> Result<Vec<RoleAssignment>, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &["roleAssignments"])?;
+        self.list(url, "roleAssignments").await
     }
 
     /// `POST …/applications/{id}/roleAssignments`.
     pub async fn create_role_assignment(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
-        _role_id: &str,
-        _scope: &ScopeRef,
+        environment_id: &str,
+        application_id: &str,
+        role_id: &str,
+        scope: &ScopeRef,
     ) -> Result<RoleAssignment, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &["roleAssignments"])?;
+        let path = url.path().to_owned();
+        // §4: the body is exactly `{role:{id}, scope:{id,type}}`.
+        let body = json!({ "role": { "id": role_id }, "scope": scope });
+        let answer = self.inner.send(Method::POST, url, Some(&body)).await?;
+        let assignment = decode("POST", &path, answer)?;
+        self.inner.record_write(None);
+        Ok(assignment)
     }
 
     /// `DELETE …/applications/{id}/roleAssignments/{assignment}`.
     pub async fn delete_role_assignment(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
-        _role_assignment_id: &str,
+        environment_id: &str,
+        application_id: &str,
+        role_assignment_id: &str,
     ) -> Result<(), ClientError> {
-        unimplemented!()
+        let url = self.app_url(
+            environment_id,
+            application_id,
+            &["roleAssignments", role_assignment_id],
+        )?;
+        self.inner.send(Method::DELETE, url, None).await?;
+        Ok(())
     }
 
     /// `GET …/applications/{id}/secret`.
     pub async fn application_secret(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
+        environment_id: &str,
+        application_id: &str,
     ) -> Result<ApplicationSecret, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &["secret"])?;
+        self.get(url).await
     }
 
     /// `POST …/applications/{id}/secret`: a new secret; the previous one stays valid for
     /// `previous_expires_in` when given.
     pub async fn rotate_application_secret(
         &self,
-        _environment_id: &str,
-        _application_id: &str,
-        _previous_expires_in: Option<Duration>,
+        environment_id: &str,
+        application_id: &str,
+        previous_expires_in: Option<Duration>,
     ) -> Result<ApplicationSecret, ClientError> {
-        unimplemented!()
+        let url = self.app_url(environment_id, application_id, &["secret"])?;
+        let path = url.path().to_owned();
+        // §2.4: the body is an `ApplicationSecret`; `previous.expiresAt` keeps the old secret
+        // usable until then (PingOne accepts 1 minute to 30 days).
+        let body = match previous_expires_in {
+            None => json!({}),
+            Some(valid_for) => json!({ "previous": { "expiresAt": expires_at(valid_for)? } }),
+        };
+        let answer = self.inner.send(Method::POST, url, Some(&body)).await?;
+        decode("POST", &path, answer)
     }
 
     /// How many HTTP requests this client has sent (token requests included), for reports.
     pub fn requests_sent(&self) -> u64 {
-        unimplemented!()
+        self.inner.requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// `…/environments/{env}/applications/{id}/{rest…}`.
+    fn app_url(
+        &self,
+        environment_id: &str,
+        application_id: &str,
+        rest: &[&str],
+    ) -> Result<Url, ClientError> {
+        let mut segments = vec![
+            "environments",
+            environment_id,
+            "applications",
+            application_id,
+        ];
+        segments.extend_from_slice(rest);
+        self.inner.api(&segments)
+    }
+
+    /// A GET of one resource, decoded.
+    async fn get<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
+        let path = url.path().to_owned();
+        let answer = self.inner.send(Method::GET, url, None).await?;
+        decode("GET", &path, answer)
+    }
+
+    /// Every item of a list, decoded.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        key: &str,
+    ) -> Result<Vec<T>, ClientError> {
+        let path = url.path().to_owned();
+        let items = self.inner.list(url, key).await?;
+        items
+            .into_iter()
+            .map(|item| decode("GET", &path, Some(item)))
+            .collect()
     }
 }
 
-// TEMPORARY (main only, replaced by the client branch).
-impl std::str::FromStr for Region {
-    type Err = ClientError;
-    fn from_str(_s: &str) -> Result<Self, Self::Err> {
-        unimplemented!()
+/// A JSON answer as `T`; a missing body is a decode error.
+fn decode<T: serde::de::DeserializeOwned>(
+    method: &str,
+    path: &str,
+    answer: Option<Value>,
+) -> Result<T, ClientError> {
+    let value = answer.ok_or_else(|| decode_error(method, path, "the answer is empty".into()))?;
+    serde_json::from_value(value).map_err(|e| decode_error(method, path, e.to_string()))
+}
+
+/// A [`ClientError::Decode`].
+fn decode_error(method: &str, path: &str, message: String) -> ClientError {
+    ClientError::Decode {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        message,
     }
 }
-impl Endpoints {
-    /// Region hosts.
-    pub fn for_region(_region: Region) -> Self {
-        unimplemented!()
-    }
-    /// Overrides.
-    pub fn new(_api_url: Url, _auth_url: Url) -> Result<Self, ClientError> {
-        unimplemented!()
-    }
+
+/// `now + valid_for` as RFC 3339, whole seconds.
+fn expires_at(valid_for: Duration) -> Result<String, ClientError> {
+    let invalid = || ClientError::InvalidArgument(format!("{valid_for:?} is not a usable expiry"));
+    let at = time::OffsetDateTime::now_utc()
+        .checked_add(time::Duration::try_from(valid_for).map_err(|_| invalid())?)
+        .ok_or_else(invalid)?
+        .replace_nanosecond(0)
+        .map_err(|_| invalid())?;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|_| invalid())
 }
-impl ClientError {
-    /// TEMP.
-    pub fn api(&self) -> Option<&ApiError> {
-        unimplemented!()
+
+/// The transaction id as a header value; `None` when empty.
+fn transaction_header(id: &str) -> Result<Option<HeaderValue>, ClientError> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    // §1.2: PingOne takes at most 100 characters.
+    if id.len() > 100 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ClientError::InvalidArgument(format!(
+            "transaction_id {id:?} must be 1 to 100 visible ASCII characters ({TRANSACTION_HEADER})"
+        )));
+    }
+    HeaderValue::from_str(id)
+        .map(Some)
+        .map_err(|e| ClientError::InvalidArgument(format!("transaction_id {id:?}: {e}")))
+}
+
+/// The HTTP client: rustls with the ring provider (chosen over aws-lc to avoid its C build),
+/// the system's trust store, no redirects (PingOne does not redirect API calls, and a redirect
+/// must not carry the bearer token elsewhere).
+fn http_client() -> Result<reqwest::Client, ClientError> {
+    // reqwest is built with `rustls-no-provider`, so a process-wide provider must be installed
+    // before the first client; an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(http::REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ClientError::InvalidEndpoint(format!("cannot build the HTTP client: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ClientOptions {
+        ClientOptions::new(
+            Endpoints::for_region(Region::Eu),
+            Credentials {
+                client_id: "c".into(),
+                client_secret: Secret::new("hunter2"),
+                environment_id: "e".into(),
+                auth_method: TokenAuthMethod::ClientSecretBasic,
+            },
+        )
+    }
+
+    #[test]
+    fn clients_are_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Client>();
+        assert_send_sync::<TokenCache>();
+        let client = Client::new(options()).unwrap();
+        let clone = client.clone();
+        assert!(Arc::ptr_eq(&client.inner, &clone.inner));
+        assert_eq!(client.requests_sent(), 0);
+        assert!(!format!("{client:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unusable_options_are_refused_up_front() {
+        let mut bad = options();
+        bad.endpoints.auth_url = Url::parse("http://10.1.1.1").unwrap();
+        assert!(matches!(
+            Client::new(bad),
+            Err(ClientError::InvalidEndpoint(_))
+        ));
+        let mut bad = options();
+        bad.credentials.auth_method = TokenAuthMethod::PrivateKeyJwt;
+        assert!(matches!(
+            Client::new(bad),
+            Err(ClientError::InvalidArgument(_))
+        ));
+        let mut bad = options();
+        bad.transaction_id = "x".repeat(101);
+        assert!(matches!(
+            Client::new(bad),
+            Err(ClientError::InvalidArgument(_))
+        ));
+        let mut none = options();
+        none.transaction_id = String::new();
+        assert!(Client::new(none).is_ok());
+    }
+
+    #[test]
+    fn ids_cannot_reshape_paths() {
+        let client = Client::new(options()).unwrap();
+        let url = client.app_url("e/../x", "a?b", &["secret"]).unwrap();
+        assert_eq!(
+            url.path(),
+            "/v1/environments/e%2F..%2Fx/applications/a%3Fb/secret"
+        );
+        assert_eq!(url.query(), None);
+        assert!(client.app_url("", "a", &[]).is_err());
+        assert!(client.app_url("..", "a", &[]).is_err());
+    }
+
+    #[test]
+    fn secret_expiry_is_rfc3339_in_whole_seconds() {
+        let at = expires_at(Duration::from_secs(3600)).unwrap();
+        assert!(at.ends_with('Z') && !at.contains('.'), "{at}");
     }
 }

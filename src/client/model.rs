@@ -258,3 +258,67 @@ pub struct ApplicationSecret {
     /// When the previous secret (still valid) expires, if one exists.
     pub previous_expires_at: Option<String>,
 }
+
+impl<'de> Deserialize<'de> for ApplicationSecret {
+    /// Reads `{"secret": "…", "previous": {"secret": "…", "expiresAt": "…"}}` (API-REFERENCE
+    /// §2.4). Written by hand so that a malformed answer never puts a secret in an error
+    /// message (serde's own messages quote the offending value).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let secret = value
+            .get("secret")
+            .and_then(Value::as_str)
+            .ok_or_else(|| D::Error::custom("`secret` is missing or not a string"))?;
+        let previous_expires_at = match value.get("previous") {
+            None | Some(Value::Null) => None,
+            Some(previous) => Some(
+                previous
+                    .get("expiresAt")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| D::Error::custom("`previous.expiresAt` is not a string"))?
+                    .to_owned(),
+            ),
+        };
+        Ok(Self {
+            secret: Secret::new(secret),
+            previous_expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_secret_reads_previous_expiry_and_never_quotes_the_secret() {
+        let current: ApplicationSecret = serde_json::from_str(
+            r#"{"secret":"s3cr3t","previous":{"secret":"old","expiresAt":"2026-01-31T00:00:00Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!(current.secret.expose(), "s3cr3t");
+        assert_eq!(
+            current.previous_expires_at.as_deref(),
+            Some("2026-01-31T00:00:00Z")
+        );
+        let only: ApplicationSecret = serde_json::from_str(r#"{"secret":"s"}"#).unwrap();
+        assert_eq!(only.previous_expires_at, None);
+        let error =
+            serde_json::from_str::<ApplicationSecret>(r#"{"secret":{"v":"s3cr3t"}}"#).unwrap_err();
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    }
+
+    #[test]
+    fn update_body_strips_read_only_fields_and_keeps_the_rest() {
+        let app: Application = serde_json::from_str(
+            r#"{"id":"a","_links":{},"environment":{"id":"e"},"createdAt":"t","updatedAt":"t",
+                "name":"w","pkceEnforcement":"OPTIONAL","assignActorRoles":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            app.update_body(),
+            serde_json::json!({"name": "w", "pkceEnforcement": "OPTIONAL"})
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Worker access tokens (API-REFERENCE §1.2): the shared cache and the token answer.
+//!
+//! A token is cached per (auth URL, environment, client id), so it is never used for other
+//! credentials or another auth server. Each key has its own async mutex: the first caller that
+//! needs a token fetches it while holding the lock, and concurrent callers wait for that one
+//! fetch instead of stampeding the token endpoint.
+
+use super::{Credentials, Endpoints, TokenCache};
+use crate::secret::Secret;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// (auth URL, environment id, client id).
+pub(super) type TokenKey = (String, String, String);
+
+/// One key's cached token; `None` until fetched.
+pub(super) type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
+/// The map behind [`TokenCache`].
+pub(super) type TokenMap = Arc<Mutex<HashMap<TokenKey, TokenSlot>>>;
+
+/// A token and when to stop using it.
+#[derive(Debug)]
+pub(super) struct CachedToken {
+    /// The bearer token.
+    pub(super) token: Secret,
+    /// After this instant the token is fetched again.
+    pub(super) refresh_at: Instant,
+}
+
+impl CachedToken {
+    /// A token valid for `valid_for`, to be replaced shortly before it expires: 60 s early,
+    /// or at half its life for short-lived tokens, so that a call never starts with a token
+    /// about to lapse in flight.
+    pub(super) fn new(token: Secret, valid_for: Duration) -> Self {
+        let margin = Duration::from_secs(60).min(valid_for / 2);
+        Self {
+            token,
+            refresh_at: Instant::now() + (valid_for - margin),
+        }
+    }
+
+    /// Still good to use.
+    pub(super) fn is_fresh(&self) -> bool {
+        Instant::now() < self.refresh_at
+    }
+}
+
+/// The cache key of `credentials` at `endpoints`.
+pub(super) fn token_key(endpoints: &Endpoints, credentials: &Credentials) -> TokenKey {
+    (
+        endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
+        credentials.environment_id.clone(),
+        credentials.client_id.clone(),
+    )
+}
+
+impl TokenCache {
+    /// The slot for `key`, created empty on first use.
+    pub(super) fn slot(&self, key: TokenKey) -> TokenSlot {
+        // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(key).or_default().clone()
+    }
+
+    /// Puts a token obtained elsewhere into the cache for `credentials` at `endpoints`, valid
+    /// for `valid_for`. Meant for tests and for handing a token over between processes; a
+    /// token PingOne rejects as `INVALID_TOKEN` is replaced by a fresh one on first use.
+    pub fn insert(
+        &self,
+        endpoints: &Endpoints,
+        credentials: &Credentials,
+        token: Secret,
+        valid_for: Duration,
+    ) {
+        let slot = self.slot(token_key(endpoints, credentials));
+        // Uncontended unless a fetch for the same key is in flight, in which case the fetched
+        // token is as good as this one and this insert is skipped.
+        if let Ok(mut cached) = slot.try_lock() {
+            *cached = Some(CachedToken::new(token, valid_for));
+        }
+    }
+
+    /// Forgets every cached token.
+    pub fn clear(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Lifetime assumed when a token answer has no `expires_in`: PingOne documents one hour
+/// (§1.2), and an early `INVALID_TOKEN` is handled by refetching anyway.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Reads `{access_token, token_type, expires_in}` (§1.2). The error text never contains the
+/// body, which holds the token.
+pub(super) fn parse_token_answer(body: &[u8]) -> Result<CachedToken, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| "the token answer is not JSON".to_owned())?;
+    let token = value
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or("the token answer has no access_token string")?;
+    match value.get("token_type").and_then(Value::as_str) {
+        Some(kind) if !kind.eq_ignore_ascii_case("bearer") => {
+            return Err(format!("token_type is {kind:?}, expected Bearer"));
+        }
+        _ => {}
+    }
+    let valid_for = value
+        .get("expires_in")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+    Ok(CachedToken::new(Secret::new(token), valid_for))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_answer_is_read_without_echoing_it() {
+        let cached = parse_token_answer(
+            br#"{"access_token":"abc","token_type":"Bearer","expires_in":3600}"#,
+        )
+        .unwrap();
+        assert_eq!(cached.token.expose(), "abc");
+        assert!(cached.is_fresh());
+        let error = parse_token_answer(br#"{"access_token":7,"secret":"abc"}"#).unwrap_err();
+        assert!(!error.contains("abc"), "{error}");
+        assert!(parse_token_answer(b"<html>").is_err());
+        assert!(parse_token_answer(br#"{"access_token":"a","token_type":"mac"}"#).is_err());
+    }
+
+    #[test]
+    fn short_lived_tokens_are_refreshed_at_half_life_and_expired_ones_are_stale() {
+        let cached = CachedToken::new(Secret::new("t"), Duration::from_secs(10));
+        assert!(cached.refresh_at <= Instant::now() + Duration::from_secs(5));
+        assert!(!CachedToken::new(Secret::new("t"), Duration::ZERO).is_fresh());
+    }
+
+    #[test]
+    fn keys_separate_credentials_and_servers() {
+        let cache = TokenCache::default();
+        let a = cache.slot(("https://auth.test".into(), "e".into(), "c1".into()));
+        let b = cache.slot(("https://auth.test".into(), "e".into(), "c2".into()));
+        let a2 = cache.slot(("https://auth.test".into(), "e".into(), "c1".into()));
+        assert!(Arc::ptr_eq(&a, &a2));
+        assert!(!Arc::ptr_eq(&a, &b));
+    }
+}
