@@ -7,7 +7,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::host::Mode;
 use crate::recipes;
-use crate::run::{self, RunRequest, Script};
+use crate::report::Report;
+use crate::run::{self, RunRequest, SavedPlan, Script};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -32,8 +33,12 @@ pub struct Arguments {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a recipe (a bundled name or a path to a .rhai file) against an environment.
-    Apply(RunArgs),
+    /// Run a recipe (a bundled name or a path to a .rhai file) against an environment. Every
+    /// apply plans first and checks the plan (pre-flight) before its first write.
+    Apply(ApplyArgs),
+    /// Show what a recipe would change, writing nothing. Exit 0: nothing to change; 2: changes
+    /// pending; 1: error (a drift check CI can gate on).
+    Plan(PlanArgs),
     /// List the bundled recipes and their params.
     Recipes,
     /// List the primitives scripts can call, with their signatures.
@@ -46,8 +51,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Bundled recipe name (see `p1run recipes`) or path to a .rhai script.
-    #[arg(value_name = "RECIPE")]
-    pub recipe: String,
+    #[arg(value_name = "RECIPE", required_unless_present = "plan")]
+    pub recipe: Option<String>,
 
     /// Environment name from the config file; `local` is the embedded emulator.
     #[arg(long, value_name = "NAME")]
@@ -64,6 +69,40 @@ pub struct RunArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
     pub output: OutputFormat,
+
+    /// Also write the JSON run report (every change with its request and outcome) to FILE,
+    /// for failed and rolled-back runs too.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// `p1run apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Recipe, target and output.
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Apply exactly this saved plan (from `p1run plan --out`); refused when the live state
+    /// no longer matches what the plan read.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipe", "vars"])]
+    pub plan: Option<PathBuf>,
+
+    /// When a step fails, undo what this run wrote, newest first.
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+}
+
+/// `p1run plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Recipe, target and output.
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Save the plan to FILE for `p1run apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// How results are printed.
@@ -88,7 +127,16 @@ impl Command {
     /// Runs the command; the `Ok` value is the exit code.
     pub fn execute(self) -> Result<i32, Error> {
         match self {
-            Self::Apply(args) => apply(&args, Mode::Apply),
+            Self::Apply(args) => execute_run(
+                &args.run,
+                Mode::Apply,
+                args.plan.as_deref(),
+                args.rollback_on_failure,
+                None,
+            ),
+            Self::Plan(args) => {
+                execute_run(&args.run, Mode::Plan, None, false, args.out.as_deref())
+            }
             Self::Recipes => {
                 print!("{}", recipes_listing());
                 Ok(0)
@@ -109,12 +157,30 @@ impl Command {
     }
 }
 
-fn apply(args: &RunArgs, mode: Mode) -> Result<i32, Error> {
-    let script = Script::resolve(&args.recipe)?;
-    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    script.check_vars(&vars)?;
+fn execute_run(
+    args: &RunArgs,
+    mode: Mode,
+    saved_plan: Option<&std::path::Path>,
+    rollback_on_failure: bool,
+    plan_out: Option<&std::path::Path>,
+) -> Result<i32, Error> {
+    let saved_plan = saved_plan.map(SavedPlan::load).transpose()?;
+    let (script, vars) = match &saved_plan {
+        Some(plan) => (plan.script.clone(), plan.vars.clone()),
+        None => {
+            let recipe = args.recipe.as_deref().unwrap_or_default();
+            let script = Script::resolve(recipe)?;
+            let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+            script.check_vars(&vars)?;
+            (script, vars)
+        }
+    };
     let config = Config::discover(args.config.as_deref())?;
-    let destination = run::destination(args.env.as_deref(), config.as_ref())?;
+    let env = args
+        .env
+        .clone()
+        .or_else(|| saved_plan.as_ref().map(|plan| plan.environment.clone()));
+    let destination = run::destination(env.as_deref(), config.as_ref())?;
     let limits = config
         .as_ref()
         .map(|c| c.limits.clone())
@@ -122,24 +188,48 @@ fn apply(args: &RunArgs, mode: Mode) -> Result<i32, Error> {
     let runtime = run::runtime()?;
     let request = RunRequest {
         script: &script,
-        vars,
+        vars: vars.clone(),
         mode,
         limits: &limits,
         retry: config
             .as_ref()
             .map(|c| c.retry.policy())
             .unwrap_or_default(),
+        saved_plan: saved_plan.as_ref(),
+        rollback_on_failure,
     };
-    let (outcome, error) = run::run(&request, destination, &runtime)?;
+    let result = run::run(&request, destination, &runtime)?;
+    let planning = mode == Mode::Plan;
+    if let Some(path) = &args.report {
+        let text =
+            serde_json::to_string_pretty(&Report::new(&result, planning)).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+            context: format!("writing report {}", path.display()),
+            source,
+        })?;
+    }
+    if let (Some(path), None) = (plan_out, &result.error) {
+        SavedPlan {
+            version: 1,
+            script: script.clone(),
+            vars,
+            environment: result.outcome.environment.clone(),
+            environment_id: result.environment_id.clone(),
+            changes: result.outcome.changes.clone(),
+        }
+        .save(path)?;
+    }
+    let outcome = &result.outcome;
     let mut stdout = std::io::stdout().lock();
-    let printed = match args.output {
-        OutputFormat::Json => writeln!(
+    let printed = match (args.output, &result.error) {
+        (OutputFormat::Json, _) => writeln!(
             stdout,
             "{}",
-            serde_json::to_string_pretty(&outcome).unwrap_or_default()
+            serde_json::to_string_pretty(outcome).unwrap_or_default()
         ),
-        OutputFormat::Text if error.is_none() => write!(stdout, "{}", outcome.to_text()),
-        OutputFormat::Text => Ok(()),
+        (OutputFormat::Text, None) if planning => write!(stdout, "{}", outcome.to_plan_text()),
+        (OutputFormat::Text, None) => write!(stdout, "{}", outcome.to_text()),
+        (OutputFormat::Text, Some(_)) => Ok(()),
     };
     drop(stdout);
     if let Err(source) = printed {
@@ -148,16 +238,18 @@ fn apply(args: &RunArgs, mode: Mode) -> Result<i32, Error> {
             source,
         });
     }
-    match error {
-        None => Ok(0),
-        Some(error) => {
-            eprintln!("error: {error}");
-            if let Some(note) = outcome.partial_changes_note() {
-                eprintln!("{note}");
-            }
-            Ok(1)
+    if let Some(error) = &result.error {
+        eprintln!("error: {error}");
+        if let Some(note) = outcome.partial_changes_note() {
+            eprintln!("{note}");
         }
+        return Ok(1);
     }
+    Ok(if planning && !outcome.changes.is_empty() {
+        2
+    } else {
+        0
+    })
 }
 
 fn recipes_listing() -> String {

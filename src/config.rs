@@ -229,10 +229,7 @@ impl Config {
                     .map_err(|e| self.error(format!("[environments.{name}] region: {e}")))
             })
             .transpose()?;
-        let base = match region {
-            Some(region) => Some(Endpoints::for_region(region)),
-            None => None,
-        };
+        let base = region.map(Endpoints::for_region);
         let (api_url, auth_url) = match (&env.api_url, &env.auth_url, &base) {
             (Some(api), Some(auth), _) => (api.clone(), auth.clone()),
             (api, auth, Some(base)) => (
@@ -246,11 +243,7 @@ impl Config {
                 )));
             }
         };
-        let parse = |key: &str, value: &str| {
-            url::Url::parse(value)
-                .map_err(|e| self.error(format!("[environments.{name}] {key} {value:?}: {e}")))
-        };
-        Endpoints::new(parse("api_url", &api_url)?, parse("auth_url", &auth_url)?)
+        Endpoints::new(&api_url, &auth_url)
             .map_err(|e| self.error(format!("[environments.{name}] {e}")))
     }
 

@@ -36,7 +36,7 @@ pub enum Error {
     Script(Box<ScriptError>),
     /// A call to PingOne outside any script line (e.g. the first token).
     #[error("{0}")]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     /// The emulator or another local resource could not start.
     #[error("{context}: {source}")]
     Io {
@@ -45,6 +45,12 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl From<ClientError> for Error {
+    fn from(error: ClientError) -> Self {
+        Self::Client(Box::new(error))
+    }
 }
 
 impl Error {

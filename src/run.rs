@@ -1,24 +1,29 @@
 //! Running a recipe against one environment: resolve the script and the target, start the
-//! embedded emulator when the target is `local`, build the client, session and engine, run.
+//! embedded emulator when the target is `local`, then plan, check, apply (see
+//! [`crate::host::session`] for why every apply is a plan first), and roll back on request.
 
-use crate::client::Credentials;
-use crate::client::{Client, ClientOptions, Endpoints, RetryPolicy, TokenAuthMethod, TokenCache};
+use crate::client::{
+    Client, ClientError, ClientOptions, Credentials, Endpoints, RetryPolicy, TokenAuthMethod,
+    TokenCache,
+};
 use crate::config::{Config, LOCAL, Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, ScriptError};
 use crate::host::engine::{self, Sources};
-use crate::host::{Mode, Session, render};
+use crate::host::session::{Change, JournalEntry, PlannedGrant, Reads, Undo};
+use crate::host::{Mode, Session, primitives, render};
 use crate::recipes;
-use crate::report::{RunOutcome, Status};
+use crate::report::{Compensation, RunOutcome, Status};
 use crate::secret::Secret;
-use rhai::{Dynamic, Scope};
+use rhai::Scope;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// A script to run: bundled or from a file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Script {
     /// The name errors and reports use: the recipe name or the file path.
     pub name: String,
@@ -77,10 +82,50 @@ impl Script {
     }
 }
 
+/// `plan --out FILE`: what `apply --plan FILE` will do, exactly. The script travels with the
+/// plan so that the apply runs the code that was reviewed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// Format version.
+    pub version: u32,
+    /// The script.
+    pub script: Script,
+    /// `--var` values.
+    pub vars: BTreeMap<String, String>,
+    /// Target name.
+    pub environment: String,
+    /// Target environment id.
+    pub environment_id: String,
+    /// The planned writes, in order.
+    pub changes: Vec<Change>,
+}
+
+impl SavedPlan {
+    /// Reads a plan file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            context: format!("reading plan {}", path.display()),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|error| {
+            Error::Usage(format!("{} is not a p1run plan: {error}", path.display()))
+        })
+    }
+
+    /// Writes a plan file.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+            context: format!("writing plan {}", path.display()),
+            source,
+        })
+    }
+}
+
 /// Where a run goes.
 pub enum Destination {
     /// A configured PingOne environment.
-    Remote(Target),
+    Remote(Box<Target>),
     /// A fresh in-process emulator.
     Local,
 }
@@ -90,13 +135,17 @@ pub enum Destination {
 pub fn destination(env: Option<&str>, config: Option<&Config>) -> Result<Destination, Error> {
     match (env, config) {
         (Some(LOCAL), _) | (None, None) => Ok(Destination::Local),
-        (Some(name), Some(config)) => config.target(name).map(Destination::Remote),
+        (Some(name), Some(config)) => config
+            .target(name)
+            .map(|t| Destination::Remote(Box::new(t))),
         (Some(name), None) => Err(Error::Usage(format!(
             "--env {name} needs a config file: none was given with --config or $P1RUN_CONFIG, \
              and ./p1run.toml does not exist"
         ))),
         (None, Some(config)) => match config.environment_names().as_slice() {
-            [only] => config.target(only).map(Destination::Remote),
+            [only] => config
+                .target(only)
+                .map(|t| Destination::Remote(Box::new(t))),
             names => Err(Error::Usage(format!(
                 "{} configures {} environments; pick one with --env ({})",
                 config.path.display(),
@@ -107,7 +156,7 @@ pub fn destination(env: Option<&str>, config: Option<&Config>) -> Result<Destina
     }
 }
 
-/// Everything one run needs.
+/// Everything one run needs besides its destination.
 pub struct RunRequest<'a> {
     /// The script.
     pub script: &'a Script,
@@ -119,100 +168,392 @@ pub struct RunRequest<'a> {
     pub limits: &'a Limits,
     /// Retry timing.
     pub retry: RetryPolicy,
+    /// `apply --plan`: the writes the run must make, exactly.
+    pub saved_plan: Option<&'a SavedPlan>,
+    /// `apply --rollback-on-failure`.
+    pub rollback_on_failure: bool,
+}
+
+/// What one run did: the outcome, the script error if any, the journal for the report.
+pub struct RunResult {
+    /// Summary for stdout and the report.
+    pub outcome: RunOutcome,
+    /// The script's error, rendered.
+    pub error: Option<ScriptError>,
+    /// Every write the apply pass sent, with its request and result.
+    pub journal: Vec<JournalEntry>,
+    /// The target environment id.
+    pub environment_id: String,
 }
 
 /// Runs the script against the destination. An `Err` means the run could not start; a
-/// failure of the script itself is an `Ok` outcome with status `failed` and its error, so
+/// failure of the script itself is an `Ok` result with status `failed` and its error, so
 /// that what was changed before the failure is still reported.
 pub fn run(
     request: &RunRequest<'_>,
     destination: Destination,
     runtime: &tokio::runtime::Runtime,
-) -> Result<(RunOutcome, Option<ScriptError>), Error> {
+) -> Result<RunResult, Error> {
     let started = Instant::now();
     // Kept alive for the whole run when the target is local.
     let mut _emulator = None;
     let target = match destination {
-        Destination::Remote(target) => target,
+        Destination::Remote(target) => *target,
         Destination::Local => {
-            let emulator =
-                Emulator::start(EmulatorOptions::default()).map_err(|source| Error::Io {
-                    context: "starting the embedded emulator".into(),
-                    source,
-                })?;
+            // P1RUN_LOCAL_STATE keeps the embedded emulator's state in a file, so that what a
+            // local run did can be inspected afterwards (the tests serve it again over HTTP).
+            let options = EmulatorOptions {
+                state_file: std::env::var_os("P1RUN_LOCAL_STATE").map(PathBuf::from),
+                ..EmulatorOptions::default()
+            };
+            let emulator = Emulator::start(options).map_err(|source| Error::Io {
+                context: "starting the embedded emulator".into(),
+                source,
+            })?;
             let target = local_target(&emulator)?;
             _emulator = Some(emulator);
             target
         }
     };
-    let client = Client::new(ClientOptions {
-        endpoints: target.endpoints.clone(),
-        credentials: target.credentials.clone(),
-        retry: request.retry.clone(),
-        tokens: TokenCache::default(),
-        transaction_id: uuid::Uuid::new_v4().to_string(),
-    })?;
-    let session = Arc::new(Session::new(
-        runtime.handle().clone(),
-        client.clone(),
-        target.environment_id.clone(),
-        request.mode,
-        request.vars.clone(),
-    ));
-    let sources = Sources::default();
-    sources.insert(&request.script.name, &request.script.source);
-    let (engine, _) = engine::build(
-        &session,
-        request.limits,
-        request.script.dir.clone(),
-        &sources,
-    );
-    let result = engine
-        .compile(&request.script.source)
-        .map_err(|error| Box::new(error.into()))
-        .and_then(|mut ast| {
-            ast.set_source(request.script.name.as_str());
-            engine.eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast)
-        });
-    let (status, outputs, error) = match result {
-        Ok(value) => (
-            Status::Succeeded,
-            rhai::serde::from_dynamic(&value).unwrap_or_default(),
-            None,
-        ),
-        Err(error) => {
-            let rendered = render::render(
+    if let Some(plan) = request.saved_plan
+        && plan.environment_id != target.environment_id
+    {
+        return Err(Error::Usage(format!(
+            "the plan was made for {} ({}), not {} ({})",
+            plan.environment, plan.environment_id, target.name, target.environment_id
+        )));
+    }
+    let mut options = ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
+    options.retry = request.retry.clone();
+    options.tokens = TokenCache::default();
+    options.transaction_id = uuid::Uuid::new_v4().to_string();
+    let client = Client::new(options)?;
+    let runner = Runner {
+        request,
+        runtime,
+        client: client.clone(),
+        target: &target,
+        reads: Arc::new(Reads::default()),
+    };
+
+    let mut result = runner.run_all();
+    result.outcome.requests = client.requests_sent();
+    result.outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(result)
+}
+
+struct Runner<'a> {
+    request: &'a RunRequest<'a>,
+    runtime: &'a tokio::runtime::Runtime,
+    client: Client,
+    target: &'a Target,
+    reads: Arc<Reads>,
+}
+
+impl Runner<'_> {
+    fn outcome(
+        &self,
+        status: Status,
+        changes: Vec<Change>,
+        outputs: serde_json::Value,
+        error: Option<&ScriptError>,
+    ) -> RunOutcome {
+        RunOutcome {
+            recipe: self.request.script.name.clone(),
+            environment: self.target.name.clone(),
+            status,
+            changes,
+            outputs,
+            requests: 0,
+            duration_ms: 0,
+            compensations: Vec::new(),
+            error: error.map(ToString::to_string),
+        }
+    }
+
+    fn result(
+        &self,
+        outcome: RunOutcome,
+        error: Option<ScriptError>,
+        journal: Vec<JournalEntry>,
+    ) -> RunResult {
+        RunResult {
+            outcome,
+            error,
+            journal,
+            environment_id: self.target.environment_id.clone(),
+        }
+    }
+
+    fn failed(
+        &self,
+        changes: Vec<Change>,
+        error: ScriptError,
+        journal: Vec<JournalEntry>,
+    ) -> RunResult {
+        let outcome = self.outcome(
+            Status::Failed,
+            changes,
+            serde_json::Value::Null,
+            Some(&error),
+        );
+        self.result(outcome, Some(error), journal)
+    }
+
+    fn session(&self, mode: Mode, expected: Option<Vec<Change>>) -> Arc<Session> {
+        Arc::new(Session::new(
+            self.runtime.handle().clone(),
+            self.client.clone(),
+            self.target.environment_id.clone(),
+            mode,
+            self.request.vars.clone(),
+            self.reads.clone(),
+            expected,
+        ))
+    }
+
+    /// Runs the script once in the session; the script's value or its rendered error.
+    fn execute(&self, session: &Arc<Session>) -> Result<serde_json::Value, Box<ScriptError>> {
+        let script = self.request.script;
+        let sources = Sources::default();
+        sources.insert(&script.name, &script.source);
+        let (engine, _) = engine::build(session, self.request.limits, script.dir.clone(), &sources);
+        let result = engine
+            .compile(&script.source)
+            .map_err(|error| Box::new(error.into()))
+            .and_then(|mut ast| {
+                ast.set_source(script.name.as_str());
+                engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
+            });
+        match result {
+            Ok(value) => Ok(primitives::to_json(&value)),
+            Err(error) => Err(Box::new(render::render(
                 *error,
-                &request.script.name,
+                &script.name,
                 &sources,
-                request.limits.max_operations,
-            );
-            (Status::Failed, serde_json::Value::Null, Some(rendered))
+                self.request.limits.max_operations,
+            ))),
+        }
+    }
+
+    fn run_all(&self) -> RunResult {
+        let plan = self.session(Mode::Plan, None);
+        let outputs = match self.execute(&plan) {
+            Ok(outputs) => outputs,
+            Err(error) => return self.failed(Vec::new(), *error, Vec::new()),
+        };
+        let planned = plan.changes();
+        if self.request.mode == Mode::Plan {
+            let outcome = self.outcome(Status::Planned, planned, outputs, None);
+            return self.result(outcome, None, Vec::new());
+        }
+        if let Some(saved) = self.request.saved_plan
+            && let Some(stale) = stale_plan(&saved.changes, &planned)
+        {
+            return self.failed(Vec::new(), plain_error(stale), Vec::new());
+        }
+        if planned.is_empty() {
+            let outcome = self.outcome(Status::Succeeded, Vec::new(), outputs, None);
+            return self.result(outcome, None, Vec::new());
+        }
+        if let Err(message) = self.preflight(&plan.planned_grants()) {
+            return self.failed(Vec::new(), plain_error(message), Vec::new());
+        }
+        let apply = self.session(Mode::Apply, Some(planned));
+        match self.execute(&apply) {
+            Ok(outputs) => {
+                let outcome = self.outcome(Status::Succeeded, apply.changes(), outputs, None);
+                self.result(outcome, None, apply.journal())
+            }
+            Err(error) => {
+                let journal = apply.journal();
+                let mut result = self.failed(apply.changes(), *error, journal.clone());
+                if self.request.rollback_on_failure {
+                    result.outcome.compensations = self.roll_back(&journal);
+                    result.outcome.status = if result
+                        .outcome
+                        .compensations
+                        .iter()
+                        .all(|c| c.error.is_none())
+                    {
+                        Status::RolledBack
+                    } else {
+                        Status::Failed
+                    };
+                }
+                result
+            }
+        }
+    }
+
+    /// Before the first write: the acting worker must hold every role the plan grants, at the
+    /// same or a broader scope, since PingOne refuses anything else (API-REFERENCE §4.1). A run
+    /// that would fail halfway fails here instead, having written nothing.
+    fn preflight(&self, grants: &[PlannedGrant]) -> Result<(), String> {
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let actor = &self.target.credentials;
+        let held = match self.runtime.block_on(
+            self.client
+                .role_assignments(&actor.environment_id, &actor.client_id),
+        ) {
+            Ok(held) => held,
+            // An actor that may not read its own assignments can still be allowed to grant;
+            // PingOne enforces the rule at write time anyway.
+            Err(ClientError::Api(error)) if matches!(error.status, 403 | 404) => {
+                tracing::warn!(
+                    "pre-flight skipped: the acting worker cannot read its own role assignments ({})",
+                    error.status
+                );
+                return Ok(());
+            }
+            Err(error) => {
+                return Err(format!(
+                    "pre-flight: reading the acting worker's role assignments failed: {error}"
+                ));
+            }
+        };
+        let target_env = &self.target.environment_id;
+        let missing: Vec<String> = grants
+            .iter()
+            .filter(|grant| {
+                !held.iter().any(|a| {
+                    a.role.id == grant.role.id && actor_covers(&a.scope, &grant.scope, target_env)
+                })
+            })
+            .map(|grant| {
+                format!(
+                    "  {:?} at {} {}",
+                    grant.role.name, grant.scope.kind, grant.scope.id
+                )
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "pre-flight: the acting worker {} does not hold these roles at the same or a broader scope, \
+             so PingOne would refuse to grant them; nothing was changed:\n{}\nhint: grant them to the \
+             acting worker, or run with a worker that holds them",
+            actor.client_id,
+            missing.join("\n")
+        ))
+    }
+
+    /// Undoes, newest first, what the apply pass wrote.
+    fn roll_back(&self, journal: &[JournalEntry]) -> Vec<Compensation> {
+        let client = &self.client;
+        journal
+            .iter()
+            .rev()
+            .filter(|entry| entry.error.is_none())
+            .filter_map(|entry| entry.undo.clone().map(|undo| (entry, undo)))
+            .map(|(entry, undo)| {
+                let (undo_text, request, result): (String, String, Result<(), String>) = match undo {
+                    Undo::DeleteApplication { environment_id, id, name } => (
+                        format!("delete application {name:?} created by this run"),
+                        format!("DELETE /environments/{environment_id}/applications/{id}"),
+                        self.runtime.block_on(client.delete_application(&environment_id, &id)).map_err(|e| e.to_string()),
+                    ),
+                    Undo::Revoke { environment_id, application_id, assignment_id, detail } => (
+                        format!("undo: {detail}"),
+                        format!("DELETE /environments/{environment_id}/applications/{application_id}/roleAssignments/{assignment_id}"),
+                        self.runtime
+                            .block_on(client.delete_role_assignment(&environment_id, &application_id, &assignment_id))
+                            .map_err(|e| e.to_string()),
+                    ),
+                    Undo::Regrant { environment_id, application_id, role_id, scope, detail } => (
+                        format!("undo: {detail}"),
+                        format!("POST /environments/{environment_id}/applications/{application_id}/roleAssignments"),
+                        self.runtime
+                            .block_on(client.create_role_assignment(&environment_id, &application_id, &role_id, &scope))
+                            .map(drop)
+                            .map_err(|e| e.to_string()),
+                    ),
+                    Undo::Restore { environment_id, previous, detail } => (
+                        format!("undo: {detail}"),
+                        format!("PUT /environments/{environment_id}/applications/{}", previous.id()),
+                        self.runtime
+                            .block_on(client.update_application(&environment_id, &previous))
+                            .map(drop)
+                            .map_err(|e| e.to_string()),
+                    ),
+                    Undo::RemoveFile(path) => (
+                        format!("remove {}", path.display()),
+                        format!("rm {}", path.display()),
+                        std::fs::remove_file(&path).map_err(|e| e.to_string()),
+                    ),
+                    Undo::Impossible(why) => (format!("cannot undo: {}", entry.change.detail), String::new(), Err(why)),
+                };
+                Compensation { undo: undo_text, of: entry.change.detail.clone(), request, error: result.err() }
+            })
+            .collect()
+    }
+}
+
+/// Does the actor's assignment at `held` let it grant at `wanted`? Organization covers all;
+/// an environment covers itself and the populations and applications in it (taken to be
+/// the target environment, where recipes create them).
+fn actor_covers(
+    held: &crate::client::ScopeRef,
+    wanted: &crate::client::ScopeRef,
+    target_env: &str,
+) -> bool {
+    use crate::client::ScopeType::{Application, Environment, Organization, Population};
+    match (held.kind, wanted.kind) {
+        (Organization, _) => true,
+        (Environment, Environment) => held.id == wanted.id,
+        (Environment, Population | Application) => held.id == target_env,
+        _ => held == wanted,
+    }
+}
+
+/// Compares a saved plan with the one the live state gives now.
+fn stale_plan(saved: &[Change], now: &[Change]) -> Option<String> {
+    let same = saved.len() == now.len()
+        && saved
+            .iter()
+            .zip(now)
+            .all(|(a, b)| a.admits(b) || b.admits(a));
+    if same {
+        return None;
+    }
+    let list = |changes: &[Change]| {
+        if changes.is_empty() {
+            "  (no changes)".to_owned()
+        } else {
+            changes
+                .iter()
+                .map(|c| format!("  {} {}", c.symbol(), c.detail))
+                .collect::<Vec<_>>()
+                .join("\n")
         }
     };
-    let outcome = RunOutcome {
-        recipe: request.script.name.clone(),
-        environment: target.name.clone(),
-        status,
-        changes: session.changes(),
-        outputs,
-        requests: client.requests_sent(),
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        error: error.as_ref().map(ToString::to_string),
-    };
-    Ok((outcome, error))
+    Some(format!(
+        "the plan is stale: the live state changed since it was made, so applying it is refused \
+         and nothing was changed.\nplanned:\n{}\nwhat the live state needs now:\n{}\nhint: run \
+         `p1run plan` again and review the new plan",
+        list(saved),
+        list(now)
+    ))
+}
+
+fn plain_error(message: String) -> ScriptError {
+    ScriptError {
+        message,
+        location: None,
+        called_from: Vec::new(),
+        hint: None,
+    }
 }
 
 fn local_target(emulator: &Emulator) -> Result<Target, Error> {
     let info = emulator.info();
-    let url = |value: &str| {
-        url::Url::parse(value)
-            .map_err(|error| Error::Usage(format!("emulator URL {value}: {error}")))
-    };
     Ok(Target {
         name: LOCAL.to_owned(),
         environment_id: info.environment_id.clone(),
-        endpoints: Endpoints::new(url(&info.api_url)?, url(&info.auth_url)?)?,
+        endpoints: Endpoints::new(&info.api_url, &info.auth_url)?,
         credentials: Credentials {
             client_id: info.client_id.clone(),
             client_secret: Secret::new(info.client_secret.clone()),

@@ -7,11 +7,18 @@ use std::time::Duration;
 
 /// What PingOne holds for the named worker: type, enabled, auth method, and grants as
 /// (role, scope type) — ids differ between emulators, so they are left out.
-fn final_state(emulator: &Emulator, name: &str) -> Option<(String, bool, String, Vec<(String, String)>)> {
+fn final_state(
+    emulator: &Emulator,
+    name: &str,
+) -> Option<(String, bool, String, Vec<(String, String)>)> {
     let admin = Admin::new(emulator);
     let env = admin.environment_id.clone();
     let app = admin.application_named(&env, name)?;
-    let grants = admin.grants(&env, app["id"].as_str().unwrap()).into_iter().map(|(role, kind, _)| (role, kind)).collect();
+    let grants = admin
+        .grants(&env, app["id"].as_str().unwrap())
+        .into_iter()
+        .map(|(role, kind, _)| (role, kind))
+        .collect();
     Some((
         app["type"].as_str().unwrap().to_owned(),
         app["enabled"].as_bool().unwrap(),
@@ -21,7 +28,13 @@ fn final_state(emulator: &Emulator, name: &str) -> Option<(String, bool, String,
 }
 
 /// Runs the recipe (after `setup` recipes) and returns the final state of `name`.
-fn provision(options: EmulatorOptions, setup: &[&str], recipe: &str, vars: &[&str], name: &str) -> Option<(String, bool, String, Vec<(String, String)>)> {
+fn provision(
+    options: EmulatorOptions,
+    setup: &[&str],
+    recipe: &str,
+    vars: &[&str],
+    name: &str,
+) -> Option<(String, bool, String, Vec<(String, String)>)> {
     let emulator = Emulator::start(options).expect("emulator");
     for step in setup.iter().chain([&recipe]) {
         let mut args = vec!["apply".to_owned(), (*step).to_owned()];
@@ -44,15 +57,30 @@ fn faulty() -> EmulatorOptions {
 }
 
 fn rate_limited() -> EmulatorOptions {
-    EmulatorOptions { rate_limit: Some(5), ..EmulatorOptions::default() }
+    EmulatorOptions {
+        rate_limit: Some(5),
+        ..EmulatorOptions::default()
+    }
 }
 
 #[track_caller]
 fn converges(setup: &[&str], recipe: &str, vars: &[&str], name: &str) {
     let expected = provision(EmulatorOptions::default(), setup, recipe, vars, name);
-    assert_eq!(expected.is_none(), recipe == "remove-worker", "{recipe} without faults: {expected:?}");
-    assert_eq!(provision(faulty(), setup, recipe, vars, name), expected, "{recipe} with faults");
-    assert_eq!(provision(rate_limited(), setup, recipe, vars, name), expected, "{recipe} rate-limited");
+    assert_eq!(
+        expected.is_none(),
+        recipe == "remove-worker",
+        "{recipe} without faults: {expected:?}"
+    );
+    assert_eq!(
+        provision(faulty(), setup, recipe, vars, name),
+        expected,
+        "{recipe} with faults"
+    );
+    assert_eq!(
+        provision(rate_limited(), setup, recipe, vars, name),
+        expected,
+        "{recipe} rate-limited"
+    );
 }
 
 #[test]
@@ -62,20 +90,40 @@ fn authorize_worker_converges_under_faults_and_rate_limits() {
 
 #[test]
 fn authorize_worker_http_service_converges_under_faults_and_rate_limits() {
-    converges(&[], "authorize-worker-http-service", &[], "PingOne Authorize Worker");
+    converges(
+        &[],
+        "authorize-worker-http-service",
+        &[],
+        "PingOne Authorize Worker",
+    );
 }
 
 #[test]
 fn authorize_worker_env_scoped_converges_under_faults_and_rate_limits() {
-    converges(&[], "authorize-worker-env-scoped", &[], "PingOne Authorize Worker");
+    converges(
+        &[],
+        "authorize-worker-env-scoped",
+        &[],
+        "PingOne Authorize Worker",
+    );
 }
 
 #[test]
 fn worker_app_converges_under_faults_and_rate_limits() {
-    converges(&[], "worker-app", &["roles=Identity Data Admin@environment,Environment Admin@organization"], "Automation Worker");
+    converges(
+        &[],
+        "worker-app",
+        &["roles=Identity Data Admin@environment,Environment Admin@organization"],
+        "Automation Worker",
+    );
 }
 
 #[test]
 fn remove_worker_converges_under_faults_and_rate_limits() {
-    converges(&["authorize-worker"], "remove-worker", &[], "PingOne Authorize Worker");
+    converges(
+        &["authorize-worker"],
+        "remove-worker",
+        &[],
+        "PingOne Authorize Worker",
+    );
 }

@@ -21,11 +21,21 @@ fn no_secret_or_token_in_any_output_even_at_trace() {
     let tokens = emulator.issued_tokens();
     assert!(!tokens.is_empty(), "the runs must have fetched tokens");
     for run in &runs {
-        assert!(run.stderr.contains("TRACE") || run.stderr.contains("DEBUG"), "logging was not verbose:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains("TRACE") || run.stderr.contains("DEBUG"),
+            "logging was not verbose:\n{}",
+            run.stderr
+        );
         for output in [&run.stdout, &run.stderr] {
-            assert!(!output.contains(secret.as_str()), "client secret leaked:\n{output}");
+            assert!(
+                !output.contains(secret.as_str()),
+                "client secret leaked:\n{output}"
+            );
             for token in &tokens {
-                assert!(!output.contains(token.as_str()), "access token leaked:\n{output}");
+                assert!(
+                    !output.contains(token.as_str()),
+                    "access token leaked:\n{output}"
+                );
             }
         }
     }

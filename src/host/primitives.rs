@@ -5,14 +5,15 @@
 //! nothing differs (the primitives are idempotent by design).
 
 use super::session::{
-    AppHandle, Change, KNOWN_AFTER_APPLY, Mode, PrimitiveResult, Session, usage_failure,
+    AppHandle, Change, KNOWN_AFTER_APPLY, Mode, PlannedGrant, PrimitiveResult, Session, Undo,
+    usage_failure,
 };
 use crate::client::{
     Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
 };
 use rhai::{Array, Dynamic, Engine, FuncRegistration, Map};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A primitive's signature and doc comment, for `p1run primitives`.
 #[derive(Debug, Clone)]
@@ -245,7 +246,199 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         move |app: AppHandle| set_enabled(&s, app, false),
     );
 
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "app_secret(app: App) -> Secret",
+        "The application's client secret, as an opaque Secret: scripts can pass it on (to\n\
+         `write_secret`) but never see it; it prints, logs and serialises as `***`. Plans never\n\
+         read secrets.",
+        move |app: AppHandle| app_secret(&s, &app),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "rotate_secret(app: App, previous_expires_minutes: int) -> Secret",
+        "Rotates the application's client secret and returns the new one (opaque). The previous\n\
+         secret stays valid for `previous_expires_minutes` (0: not at all; at most 43200 = 30 days),\n\
+         so running services can switch over.",
+        move |app: AppHandle, minutes: i64| rotate_secret(&s, &app, minutes),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "write_secret(secret: Secret, path: String)",
+        "Writes the secret to a new file with mode 0600; refuses to overwrite an existing file.",
+        move |secret: ScriptSecret, path: &str| write_secret(&s, &secret, path, &Map::new()),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "write_secret(secret: Secret, path: String, options: Map)",
+        "As `write_secret(secret, path)`; `#{overwrite: true}` replaces an existing file.",
+        move |secret: ScriptSecret, path: &str, options: Map| write_secret(
+            &s, &secret, path, &options
+        ),
+    );
+
     r.docs
+}
+
+fn app_secret(session: &Session, app: &AppHandle) -> PrimitiveResult<ScriptSecret> {
+    let application = app.name();
+    if session.mode() == Mode::Plan || app.is_planned() {
+        return Ok(ScriptSecret {
+            value: None,
+            application,
+        });
+    }
+    let secret = session.call(
+        "app_secret",
+        session
+            .client()
+            .application_secret(&app.environment_id, &app.id()),
+    )?;
+    Ok(ScriptSecret {
+        value: Some(secret.secret),
+        application,
+    })
+}
+
+fn rotate_secret(
+    session: &Session,
+    app: &AppHandle,
+    minutes: i64,
+) -> PrimitiveResult<ScriptSecret> {
+    // PingOne accepts a previous-secret expiry between 1 minute and 30 days (API-REFERENCE §2.4).
+    if !(0..=43_200).contains(&minutes) {
+        return Err(usage_failure(
+            "rotate_secret",
+            format!("previous_expires_minutes must be 0 to 43200 (30 days), not {minutes}"),
+        ));
+    }
+    let application = app.name();
+    let env = app.environment_id.clone();
+    let id = app.id();
+    let keep = u64::try_from(minutes)
+        .ok()
+        .filter(|m| *m > 0)
+        .map(|m| std::time::Duration::from_secs(m * 60));
+    let detail = match keep {
+        Some(_) => format!(
+            "rotate secret of {application:?} (previous secret valid {minutes} more minutes)"
+        ),
+        None => format!("rotate secret of {application:?} (previous secret invalid at once)"),
+    };
+    let request = format!("POST /environments/{env}/applications/{id}/secret");
+    let rotated = session.write(
+        "rotate_secret",
+        Change::new("rotate", "application_secret", id.clone(), detail),
+        request,
+        || {
+            let rotated = session.call(
+                "rotate_secret",
+                session.client().rotate_application_secret(&env, &id, keep),
+            )?;
+            let undo = Undo::Impossible(
+                "a rotated secret cannot be restored; the previous one stays valid as configured"
+                    .into(),
+            );
+            Ok((rotated.secret, None, undo))
+        },
+    )?;
+    Ok(ScriptSecret {
+        value: rotated,
+        application,
+    })
+}
+
+fn write_secret(
+    session: &Session,
+    secret: &ScriptSecret,
+    path: &str,
+    options: &Map,
+) -> PrimitiveResult<()> {
+    if let Some(unknown) = options.keys().find(|key| key.as_str() != "overwrite") {
+        return Err(usage_failure(
+            "write_secret",
+            format!("unknown option `{unknown}`; the only option is `overwrite`"),
+        ));
+    }
+    let overwrite = match options.get("overwrite") {
+        None => false,
+        Some(flag) => flag
+            .as_bool()
+            .map_err(|_| usage_failure("write_secret", "`overwrite` must be true or false"))?,
+    };
+    let path = std::path::PathBuf::from(path);
+    let existed = path.exists();
+    if existed && !overwrite {
+        return Err(usage_failure(
+            "write_secret",
+            format!(
+                "refusing to overwrite {}; pass #{{overwrite: true}} to replace it",
+                path.display()
+            ),
+        ));
+    }
+    let detail = format!(
+        "write secret of {:?} to {}",
+        secret.application,
+        path.display()
+    );
+    let change = Change::new("write", "secret_file", path.display().to_string(), detail);
+    session.write(
+        "write_secret",
+        change,
+        format!("write {}", path.display()),
+        || {
+            let value = secret.value.as_ref().ok_or_else(|| {
+                usage_failure(
+                    "write_secret",
+                    "this secret was never read (it came from a plan)",
+                )
+            })?;
+            write_private_file(&path, value.expose(), overwrite).map_err(|error| {
+                usage_failure(
+                    "write_secret",
+                    format!("cannot write {}: {error}", path.display()),
+                )
+            })?;
+            let undo = if existed {
+                Undo::Impossible(format!(
+                    "{} was overwritten; its old content is gone",
+                    path.display()
+                ))
+            } else {
+                Undo::RemoveFile(path.clone())
+            };
+            Ok(((), None, undo))
+        },
+    )?;
+    Ok(())
+}
+
+/// Writes through a temp file in the same directory: `tempfile` creates it with mode 0600,
+/// and the rename makes the new file appear whole, never half-written or briefly readable.
+fn write_private_file(path: &std::path::Path, value: &str, overwrite: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(value.as_bytes())?;
+    file.as_file().sync_all()?;
+    if overwrite {
+        file.persist(path).map(drop).map_err(|error| error.error)
+    } else {
+        file.persist_noclobber(path)
+            .map(drop)
+            .map_err(|error| error.error)
+    }
 }
 
 fn register_types(engine: &mut Engine) {
@@ -281,6 +474,10 @@ fn register_types(engine: &mut Engine) {
         .register_fn("to_debug", |scope: &mut ScopeRef| {
             format!("{} {}", scope.kind, scope.id)
         });
+    engine
+        .register_type_with_name::<ScriptSecret>("Secret")
+        .register_fn("to_string", |_: &mut ScriptSecret| "***".to_owned())
+        .register_fn("to_debug", |_: &mut ScriptSecret| "***".to_owned());
     engine
         .register_type_with_name::<Environment>("Env")
         .register_get("id", |env: &mut Environment| env.id.clone())
@@ -431,9 +628,9 @@ fn create_app(session: &Session, spec: &Map) -> PrimitiveResult<AppHandle> {
         [] => {}
         [existing] => {
             tracing::info!("adopting application {name:?} ({})", existing.id());
-            if existing.snapshot().description() != description {
-                let from = existing.snapshot().description().to_owned();
-                update_app(session, "create_app", existing, "description", |app| {
+            let from = existing.snapshot().description().to_owned();
+            if from != description {
+                update_app(session, "create_app", existing, |app| {
                     app.set("description", Value::String(description.clone()));
                     format!("description {from:?} -> {description:?} on {name:?}")
                 })?;
@@ -453,84 +650,93 @@ fn create_app(session: &Session, spec: &Map) -> PrimitiveResult<AppHandle> {
         // Without this PingOne gives the new worker every role of the actor (API-REFERENCE §2.1).
         "assignActorRoles": false,
     });
-    let created = match session.mode() {
-        Mode::Plan => {
-            let Value::Object(mut fields) = body else {
-                unreachable!("json! object")
-            };
-            fields.remove("assignActorRoles");
-            fields.insert("id".into(), Value::String(KNOWN_AFTER_APPLY.into()));
-            Application(fields)
-        }
-        Mode::Apply => session.call(
+    let env = session.environment_id().to_owned();
+    let change = Change::new(
+        "create",
+        "application",
+        KNOWN_AFTER_APPLY,
+        format!("create application {name:?} ({kind})"),
+    );
+    let request = format!("POST /environments/{env}/applications");
+    let created = session.write("create_app", change, request, || {
+        let created = session.call(
             "create_app",
-            session
-                .client()
-                .create_application(session.environment_id(), &body),
-        )?,
-    };
-    let handle = AppHandle {
-        environment_id: session.environment_id().to_owned(),
-        state: Arc::new(Mutex::new(created)),
-    };
-    session.record(Change {
-        action: "create",
-        resource: "application",
-        id: handle.id(),
-        detail: format!("create application {name:?} ({kind})"),
+            session.client().create_application(&env, &body),
+        )?;
+        let id = created.id().to_owned();
+        let undo = Undo::DeleteApplication {
+            environment_id: env.clone(),
+            id: id.clone(),
+            name: name.clone(),
+        };
+        Ok((created, Some(id), undo))
+    })?;
+    let application = created.unwrap_or_else(|| {
+        let Value::Object(mut fields) = body.clone() else {
+            unreachable!("json! object")
+        };
+        fields.remove("assignActorRoles");
+        fields.insert("id".into(), Value::String(KNOWN_AFTER_APPLY.into()));
+        Application(fields)
     });
-    session.remember_application(handle.clone(), true);
+    let handle = AppHandle::new(&env, application);
+    session.remember_application(handle.clone());
     Ok(handle)
 }
 
-/// Changes one field by a full-body PUT of the state this run knows (PingOne has no PATCH and
-/// clears whatever a PUT omits, API-REFERENCE §2.2).
+/// Changes an application by a full-body PUT of the state this run knows (PingOne has no PATCH
+/// and clears whatever a PUT omits, API-REFERENCE §2.2).
 fn update_app(
     session: &Session,
     primitive: &str,
     app: &AppHandle,
-    field: &str,
     change: impl FnOnce(&mut Application) -> String,
 ) -> PrimitiveResult<()> {
-    let mut next = app.snapshot();
+    let previous = app.snapshot();
+    let mut next = previous.clone();
     let detail = change(&mut next);
-    if session.mode() == Mode::Apply {
-        let updated = session.call(
-            primitive,
-            session
-                .client()
-                .update_application(&app.environment_id, &next),
-        )?;
-        app.replace(updated);
-    } else {
-        app.replace(next);
-    }
-    tracing::debug!("updated {field} of {}", app.id());
-    session.record(Change {
-        action: "update",
-        resource: "application",
-        id: app.id(),
-        detail,
-    });
+    let env = app.environment_id.clone();
+    let request = format!("PUT /environments/{env}/applications/{}", app.id());
+    let undo = Undo::Restore {
+        environment_id: env.clone(),
+        previous: Box::new(previous),
+        detail: detail.clone(),
+    };
+    let written = session.write(
+        primitive,
+        Change::new("update", "application", app.id(), detail),
+        request,
+        || {
+            let updated =
+                session.call(primitive, session.client().update_application(&env, &next))?;
+            Ok((updated, None, undo))
+        },
+    )?;
+    app.replace(written.unwrap_or(next));
     Ok(())
 }
 
 fn delete_app(session: &Session, app: &AppHandle) -> PrimitiveResult<()> {
     let id = app.id();
-    if session.mode() == Mode::Apply {
-        session.call(
-            "delete_app",
-            session
-                .client()
-                .delete_application(&app.environment_id, &id),
-        )?;
-    }
-    session.record(Change {
-        action: "delete",
-        resource: "application",
-        id: id.clone(),
-        detail: format!("delete application {:?}", app.name()),
-    });
+    let name = app.name();
+    let env = app.environment_id.clone();
+    let change = Change::new(
+        "delete",
+        "application",
+        id.clone(),
+        format!("delete application {name:?}"),
+    );
+    let request = format!("DELETE /environments/{env}/applications/{id}");
+    session.write("delete_app", change, request, || {
+        session.call("delete_app", session.client().delete_application(&env, &id))?;
+        Ok((
+            (),
+            None,
+            Undo::Impossible(format!(
+                "application {name:?} ({id}) was deleted; it cannot be restored"
+            )),
+        ))
+    })?;
     session.forget_application(&id);
     Ok(())
 }
@@ -593,38 +799,68 @@ fn grant_role(
         );
         return Ok(app);
     }
-    let assignment = match session.mode() {
-        Mode::Plan => RoleAssignment {
-            id: KNOWN_AFTER_APPLY.into(),
-            role: IdRef {
-                id: role.id.clone(),
-            },
-            scope: scope.clone(),
-            read_only: false,
-        },
-        Mode::Apply => session.call(
+    // PingOne treats the same role at an organization and at one of its environments as a
+    // duplicate in either order (API-REFERENCE §7.3 item 4); say so before writing anything.
+    if let Some(narrower) = assignments
+        .iter()
+        .find(|a| a.role.id == role.id && covers(scope, &a.scope))
+    {
+        return Err(usage_failure(
             "grant_role",
-            session.client().create_role_assignment(
-                &app.environment_id,
-                &app.id(),
-                &role.id,
-                scope,
+            format!(
+                "{:?} already holds {role_name:?} at {} {}, which PingOne counts as a duplicate of                  {} {}; revoke_role the narrower one first",
+                app.name(),
+                narrower.scope.kind,
+                narrower.scope.id,
+                scope.kind,
+                scope.id
             ),
-        )?,
-    };
-    session.record(Change {
-        action: "grant",
-        resource: "role_assignment",
-        id: assignment.id.clone(),
-        detail: format!(
-            "grant {role_name:?} on {} {} to {:?}",
-            scope.kind,
-            scope.id,
-            app.name()
-        ),
+        ));
+    }
+    session.note_grant(PlannedGrant {
+        role: role.clone(),
+        scope: scope.clone(),
     });
-    assignments.push(assignment);
-    session.set_assignments(&app.id(), assignments);
+    let env = app.environment_id.clone();
+    let app_id = app.id();
+    let detail = format!(
+        "grant {role_name:?} on {} {} to {:?}",
+        scope.kind,
+        scope.id,
+        app.name()
+    );
+    let change = Change::new(
+        "grant",
+        "role_assignment",
+        KNOWN_AFTER_APPLY,
+        detail.clone(),
+    );
+    let request = format!("POST /environments/{env}/applications/{app_id}/roleAssignments");
+    let granted = session.write("grant_role", change, request, || {
+        let granted = session.call(
+            "grant_role",
+            session
+                .client()
+                .create_role_assignment(&env, &app_id, &role.id, scope),
+        )?;
+        let undo = Undo::Revoke {
+            environment_id: env.clone(),
+            application_id: app_id.clone(),
+            assignment_id: granted.id.clone(),
+            detail: detail.clone(),
+        };
+        let id = granted.id.clone();
+        Ok((granted, Some(id), undo))
+    })?;
+    assignments.push(granted.unwrap_or_else(|| RoleAssignment {
+        id: KNOWN_AFTER_APPLY.into(),
+        role: IdRef {
+            id: role.id.clone(),
+        },
+        scope: scope.clone(),
+        read_only: false,
+    }));
+    session.set_assignments(&app_id, assignments);
     Ok(app)
 }
 
@@ -643,26 +879,41 @@ fn revoke_role(
         return Ok(app);
     };
     let assignment = assignments.remove(index);
-    if session.mode() == Mode::Apply {
+    let env = app.environment_id.clone();
+    let app_id = app.id();
+    let detail = format!(
+        "revoke {role_name:?} on {} {} from {:?}",
+        scope.kind,
+        scope.id,
+        app.name()
+    );
+    let change = Change::new(
+        "revoke",
+        "role_assignment",
+        assignment.id.clone(),
+        detail.clone(),
+    );
+    let request = format!(
+        "DELETE /environments/{env}/applications/{app_id}/roleAssignments/{}",
+        assignment.id
+    );
+    session.write("revoke_role", change, request, || {
         session.call(
             "revoke_role",
             session
                 .client()
-                .delete_role_assignment(&app.environment_id, &app.id(), &assignment.id),
+                .delete_role_assignment(&env, &app_id, &assignment.id),
         )?;
-    }
-    session.record(Change {
-        action: "revoke",
-        resource: "role_assignment",
-        id: assignment.id,
-        detail: format!(
-            "revoke {role_name:?} on {} {} from {:?}",
-            scope.kind,
-            scope.id,
-            app.name()
-        ),
-    });
-    session.set_assignments(&app.id(), assignments);
+        let undo = Undo::Regrant {
+            environment_id: env.clone(),
+            application_id: app_id.clone(),
+            role_id: role.id.clone(),
+            scope: scope.clone(),
+            detail: detail.clone(),
+        };
+        Ok(((), None, undo))
+    })?;
+    session.set_assignments(&app_id, assignments);
     Ok(app)
 }
 
@@ -702,19 +953,13 @@ fn set_auth_method(session: &Session, app: AppHandle, method: &str) -> Primitive
         return Ok(app);
     }
     let name = app.name();
-    update_app(
-        session,
-        "set_auth_method",
-        &app,
-        "tokenEndpointAuthMethod",
-        |next| {
-            next.set(
-                "tokenEndpointAuthMethod",
-                Value::String(method.as_str().into()),
-            );
-            format!("tokenEndpointAuthMethod {current} -> {method} on {name:?}")
-        },
-    )?;
+    update_app(session, "set_auth_method", &app, |next| {
+        next.set(
+            "tokenEndpointAuthMethod",
+            Value::String(method.as_str().into()),
+        );
+        format!("tokenEndpointAuthMethod {current} -> {method} on {name:?}")
+    })?;
     Ok(app)
 }
 
@@ -724,7 +969,7 @@ fn set_enabled(session: &Session, app: AppHandle, enabled: bool) -> PrimitiveRes
     }
     let primitive = if enabled { "enable" } else { "disable" };
     let name = app.name();
-    update_app(session, primitive, &app, "enabled", |next| {
+    update_app(session, primitive, &app, |next| {
         next.set("enabled", Value::Bool(enabled));
         format!("{primitive} {name:?}")
     })?;
@@ -734,34 +979,74 @@ fn set_enabled(session: &Session, app: AppHandle, enabled: bool) -> PrimitiveRes
 /// The primitives' docs, for `p1run primitives`: read from a real engine registration, so the
 /// list cannot drift from what scripts get. Nothing is sent anywhere.
 pub fn docs() -> Result<Vec<PrimitiveDoc>, crate::error::Error> {
-    use crate::client::{
-        Client, ClientOptions, Credentials, Endpoints, Region, RetryPolicy, TokenCache,
-    };
+    use crate::client::{Client, ClientOptions, Credentials, Endpoints, Region};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|source| crate::error::Error::Io {
             context: "starting a runtime".into(),
             source,
         })?;
-    let client = Client::new(ClientOptions {
-        endpoints: Endpoints::for_region(Region::Na),
-        credentials: Credentials {
+    let client = Client::new(ClientOptions::new(
+        Endpoints::for_region(Region::Na),
+        Credentials {
             client_id: String::new(),
             client_secret: crate::secret::Secret::new(""),
             environment_id: String::new(),
             auth_method: TokenAuthMethod::ClientSecretBasic,
         },
-        retry: RetryPolicy::default(),
-        tokens: TokenCache::default(),
-        transaction_id: String::new(),
-    })?;
+    ))?;
     let session = Arc::new(Session::new(
         runtime.handle().clone(),
         client,
         String::new(),
         Mode::Plan,
         Default::default(),
+        Default::default(),
+        None,
     ));
     let mut engine = Engine::new_raw();
     Ok(register(&mut engine, &session))
+}
+
+/// A script's value as JSON for the run's `outputs`. Host types become plain data; a
+/// [`ScriptSecret`] becomes `***`, so a secret returned by a script never reaches a report.
+pub fn to_json(value: &Dynamic) -> Value {
+    if value.is_unit() {
+        return Value::Null;
+    }
+    if let Some(app) = value.read_lock::<AppHandle>() {
+        let snapshot = app.snapshot();
+        return json!({ "id": snapshot.id(), "name": snapshot.name(), "type": snapshot.kind(),
+                       "enabled": snapshot.enabled(), "auth_method": snapshot.token_endpoint_auth_method() });
+    }
+    if let Some(scope) = value.read_lock::<ScopeRef>() {
+        return json!({ "type": scope.kind.as_str(), "id": scope.id });
+    }
+    if let Some(env) = value.read_lock::<Environment>() {
+        return json!({ "id": env.id, "name": env.name, "organization_id": env.organization.id, "region": env.region });
+    }
+    if value.is::<ScriptSecret>() {
+        return Value::String("***".into());
+    }
+    if let Some(array) = value.read_lock::<Array>() {
+        return Value::Array(array.iter().map(to_json).collect());
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        return Value::Object(
+            map.iter()
+                .map(|(key, item)| (key.to_string(), to_json(item)))
+                .collect(),
+        );
+    }
+    rhai::serde::from_dynamic(value).unwrap_or_else(|_| Value::String(value.to_string()))
+}
+
+/// An application secret as scripts hold it: opaque, printed and serialised as `***`. In a
+/// plan it holds nothing, because plans never read secrets.
+#[derive(Clone)]
+pub struct ScriptSecret {
+    /// The value; `None` in a plan.
+    pub value: Option<crate::secret::Secret>,
+    /// Whose secret, for messages.
+    pub application: String,
 }

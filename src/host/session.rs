@@ -1,51 +1,174 @@
 //! The per-run context every primitive captures: the client, the target environment, the
-//! `--var` values, what this run has read, and the journal of what it changed.
+//! `--var` values, what the run has read, and the journal of what it wrote.
 //!
 //! It lives in an `Arc` captured by the registered closures rather than in Rhai's `Scope`,
 //! because script-defined functions cannot see `Scope` variables (RHAI-HOST-NOTES §A7).
+//!
+//! # Plan, then apply
+//!
+//! Every run first executes the script in [`Mode::Plan`]: reads are live, writes are recorded
+//! as [`Change`]s and answered with placeholders (an app a plan creates has the id
+//! `(known after apply)`), so the whole script runs, branches included. `plan` stops there.
+//! `apply` then checks the plan (pre-flight, and against a saved plan file when given) and
+//! runs the script again in [`Mode::Apply`], where every write must be the next planned change
+//! before it is sent. That gives one mechanism for plan, pre-flight, `apply --plan`, the
+//! rollback journal and the report, while the apply pass still hands scripts real results
+//! (an app's id) after the write that makes them. The reads of the plan pass are kept in a
+//! [`Reads`] cache that the apply pass reuses, so planning first costs no extra requests.
 
-use crate::client::{Application, Client, ClientError, Environment, Role, RoleAssignment};
+use crate::client::{
+    Application, Client, ClientError, Environment, Role, RoleAssignment, ScopeRef,
+};
 use rhai::{Dynamic, EvalAltResult, Map};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// What a run does with the writes its primitives decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Send them.
+    /// Send them (each must match the next planned change).
     Apply,
     /// Record them without sending (reads stay live).
     Plan,
 }
 
 /// One write, made or planned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
-    /// `create`, `update`, `delete`, `grant` or `revoke`.
-    pub action: &'static str,
-    /// `application` or `role_assignment`.
-    pub resource: &'static str,
+    /// `create`, `update`, `delete`, `grant`, `revoke`, `rotate` or `write`.
+    pub action: String,
+    /// `application`, `role_assignment`, `application_secret` or `secret_file`.
+    pub resource: String,
     /// The resource's id (`(known after apply)` for one a plan would create).
     pub id: String,
-    /// What changes, for people.
+    /// What changes, for people: `create application "X" (WORKER)`.
     pub detail: String,
 }
 
 impl Change {
+    /// A change whose id is not known yet.
+    pub fn new(
+        action: &str,
+        resource: &str,
+        id: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            action: action.into(),
+            resource: resource.into(),
+            id: id.into(),
+            detail: detail.into(),
+        }
+    }
+
     /// `+`, `~` or `-`, as plans show it.
     pub fn symbol(&self) -> char {
-        match self.action {
-            "create" | "grant" => '+',
+        match self.action.as_str() {
+            "create" | "grant" | "write" => '+',
             "delete" | "revoke" => '-',
             _ => '~',
         }
+    }
+
+    /// True when `actual`, about to be made, is what this planned change announced. Values the
+    /// plan could not know (`(known after apply)`) match anything.
+    pub fn admits(&self, actual: &Change) -> bool {
+        if self.action != actual.action || self.resource != actual.resource {
+            return false;
+        }
+        let parts: Vec<&str> = self.detail.split(KNOWN_AFTER_APPLY).collect();
+        let [first, middle @ .., last] = parts.as_slice() else {
+            return self.detail == actual.detail;
+        };
+        let Some(rest) = actual
+            .detail
+            .strip_prefix(first)
+            .and_then(|rest| rest.strip_suffix(last))
+        else {
+            return false;
+        };
+        let mut rest = rest;
+        for part in middle {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        true
     }
 }
 
 /// The id a plan gives to a resource it would create.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// How to undo a write, for `--rollback-on-failure`.
+#[derive(Debug, Clone)]
+pub enum Undo {
+    /// Delete the application this run created.
+    DeleteApplication {
+        /// Its environment.
+        environment_id: String,
+        /// Its id.
+        id: String,
+        /// Its name, for the report.
+        name: String,
+    },
+    /// Revoke the role this run granted.
+    Revoke {
+        /// The application's environment.
+        environment_id: String,
+        /// The application.
+        application_id: String,
+        /// The assignment to delete.
+        assignment_id: String,
+        /// What it was, for the report.
+        detail: String,
+    },
+    /// Re-grant the role this run revoked.
+    Regrant {
+        /// The application's environment.
+        environment_id: String,
+        /// The application.
+        application_id: String,
+        /// The role.
+        role_id: String,
+        /// The scope.
+        scope: ScopeRef,
+        /// What it was, for the report.
+        detail: String,
+    },
+    /// PUT back the application as it was before this run's update.
+    Restore {
+        /// The application's environment.
+        environment_id: String,
+        /// The state before the update.
+        previous: Box<Application>,
+        /// What changed, for the report.
+        detail: String,
+    },
+    /// Remove the secret file this run wrote.
+    RemoveFile(std::path::PathBuf),
+    /// Some writes cannot be undone (a deleted application, a rotated secret).
+    Impossible(String),
+}
+
+/// One write the apply pass sent, with its request and outcome, for rollback and the report.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    /// The change.
+    pub change: Change,
+    /// `METHOD /path` of the request.
+    pub request: String,
+    /// `None` on success, else the error.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// How to undo it (successful writes only).
+    pub undo: Option<Undo>,
+}
 
 /// A live application handle: every copy a script holds sees the latest state this run
 /// knows, so `enable(app); app.enabled` is `true` without reassigning `app`.
@@ -58,12 +181,20 @@ pub struct AppHandle {
 }
 
 impl AppHandle {
+    /// A handle on a state.
+    pub fn new(environment_id: &str, application: Application) -> Self {
+        Self {
+            environment_id: environment_id.to_owned(),
+            state: Arc::new(Mutex::new(application)),
+        }
+    }
+
     /// A snapshot of the state.
     pub fn snapshot(&self) -> Application {
         lock(&self.state).clone()
     }
 
-    /// Replaces the state after a write or read.
+    /// Replaces the state after a write.
     pub fn replace(&self, application: Application) {
         *lock(&self.state) = application;
     }
@@ -92,12 +223,40 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What the run read from PingOne, as PingOne answered, shared by the plan and apply passes.
+#[derive(Debug, Default)]
+pub struct Reads {
+    environment: Mutex<Option<Environment>>,
+    roles: Mutex<Option<Arc<Vec<Role>>>>,
+    applications: Mutex<Option<Vec<Application>>>,
+    assignments: Mutex<HashMap<String, Vec<RoleAssignment>>>,
+}
+
+impl Reads {
+    /// A cache that starts with the built-in roles already known (they are the same for every
+    /// environment of a region).
+    pub fn with_roles(roles: Option<Arc<Vec<Role>>>) -> Self {
+        Self {
+            roles: Mutex::new(roles),
+            ..Self::default()
+        }
+    }
+}
+
+/// The pass's own view: the reads plus this pass's writes.
 #[derive(Default)]
-struct Cache {
-    environment: Option<Environment>,
-    roles: Option<Arc<Vec<Role>>>,
+struct View {
     applications: Option<Vec<AppHandle>>,
     assignments: HashMap<String, Vec<RoleAssignment>>,
+}
+
+/// A grant a plan would make, for the pre-flight check.
+#[derive(Debug, Clone)]
+pub struct PlannedGrant {
+    /// The role.
+    pub role: Role,
+    /// Where.
+    pub scope: ScopeRef,
 }
 
 /// The per-run context.
@@ -108,21 +267,28 @@ pub struct Session {
     mode: Mode,
     vars: BTreeMap<String, String>,
     used_vars: Mutex<BTreeSet<String>>,
-    cache: Mutex<Cache>,
+    reads: Arc<Reads>,
+    view: Mutex<View>,
     changes: Mutex<Vec<Change>>,
+    expected: Mutex<Option<VecDeque<Change>>>,
+    journal: Mutex<Vec<JournalEntry>>,
+    grants: Mutex<Vec<PlannedGrant>>,
 }
 
 /// A failure inside a primitive, as scripts see it (`catch (e)` gets the map).
 pub type PrimitiveResult<T> = Result<T, Box<EvalAltResult>>;
 
 impl Session {
-    /// A session for one run against one environment.
+    /// A session for one pass of a run against one environment. `expected` (apply passes
+    /// only) lists the planned changes every write must match, in order.
     pub fn new(
         runtime: tokio::runtime::Handle,
         client: Client,
         environment_id: String,
         mode: Mode,
         vars: BTreeMap<String, String>,
+        reads: Arc<Reads>,
+        expected: Option<Vec<Change>>,
     ) -> Self {
         Self {
             runtime,
@@ -131,8 +297,12 @@ impl Session {
             mode,
             vars,
             used_vars: Mutex::default(),
-            cache: Mutex::default(),
+            reads,
+            view: Mutex::default(),
             changes: Mutex::default(),
+            expected: Mutex::new(expected.map(VecDeque::from)),
+            journal: Mutex::default(),
+            grants: Mutex::default(),
         }
     }
 
@@ -146,7 +316,7 @@ impl Session {
         self.mode
     }
 
-    /// The client (for request counts).
+    /// The client.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -163,6 +333,11 @@ impl Session {
             .map_err(|error| api_failure(primitive, &error))
     }
 
+    /// Blocks on any future (rollback, pre-flight).
+    pub fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
     /// A `--var` value, remembering that the script asked for it.
     pub fn var(&self, name: &str) -> Option<String> {
         lock(&self.used_vars).insert(name.to_owned());
@@ -174,110 +349,197 @@ impl Session {
         lock(&self.changes).clone()
     }
 
-    /// Records a change.
-    pub fn record(&self, change: Change) {
-        tracing::info!(target: "p1run::change", "{} {} {}", change.symbol(), change.action, change.detail);
-        lock(&self.changes).push(change);
+    /// The apply pass's journal, oldest first.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        lock(&self.journal).clone()
+    }
+
+    /// Grants the plan pass would make.
+    pub fn planned_grants(&self) -> Vec<PlannedGrant> {
+        lock(&self.grants).clone()
+    }
+
+    /// Makes one write. In a plan, records `change` and returns `None`. In an apply, checks
+    /// that `change` is the next planned one, sends it with `send` (which returns the result,
+    /// the created resource's id when `change` had none, and how to undo it), and journals it.
+    pub fn write<T>(
+        &self,
+        primitive: &str,
+        mut change: Change,
+        request: String,
+        send: impl FnOnce() -> PrimitiveResult<(T, Option<String>, Undo)>,
+    ) -> PrimitiveResult<Option<T>> {
+        if self.mode == Mode::Plan {
+            tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
+            lock(&self.changes).push(change);
+            return Ok(None);
+        }
+        if let Some(expected) = lock(&self.expected).as_mut() {
+            match expected.pop_front() {
+                Some(planned) if planned.admits(&change) => {}
+                planned => {
+                    let planned = planned.map_or("no further change".to_owned(), |p| {
+                        format!("{} {}", p.symbol(), p.detail)
+                    });
+                    return Err(usage_failure(
+                        primitive,
+                        format!(
+                            "refusing to write: the plan says `{planned}` next, but the live state now \
+                             leads to `{} {}`; nothing further was sent — plan again",
+                            change.symbol(),
+                            change.detail
+                        ),
+                    ));
+                }
+            }
+        }
+        let started = Instant::now();
+        let result = send();
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok((value, id, undo)) => {
+                if let Some(id) = id {
+                    change.id = id;
+                }
+                tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
+                lock(&self.journal).push(JournalEntry {
+                    change: change.clone(),
+                    request,
+                    error: None,
+                    duration_ms,
+                    undo: Some(undo),
+                });
+                lock(&self.changes).push(change);
+                Ok(Some(value))
+            }
+            Err(error) => {
+                lock(&self.journal).push(JournalEntry {
+                    change,
+                    request,
+                    error: Some(error_message(&error)),
+                    duration_ms,
+                    undo: None,
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Notes a grant for the pre-flight check (plan pass only).
+    pub fn note_grant(&self, grant: PlannedGrant) {
+        if self.mode == Mode::Plan {
+            lock(&self.grants).push(grant);
+        }
     }
 
     /// The target environment, read once per run.
     pub fn environment(&self, primitive: &str) -> PrimitiveResult<Environment> {
-        if let Some(env) = &lock(&self.cache).environment {
+        if let Some(env) = lock(&self.reads.environment).as_ref() {
             return Ok(env.clone());
         }
         let env = self.call(primitive, self.client.environment(&self.environment_id))?;
-        lock(&self.cache).environment = Some(env.clone());
+        *lock(&self.reads.environment) = Some(env.clone());
         Ok(env)
     }
 
-    /// The built-in roles, read once per run.
+    /// The built-in roles, read once per run (or fleet).
     pub fn roles(&self, primitive: &str) -> PrimitiveResult<Arc<Vec<Role>>> {
-        if let Some(roles) = &lock(&self.cache).roles {
+        if let Some(roles) = lock(&self.reads.roles).as_ref() {
             return Ok(roles.clone());
         }
         let roles = Arc::new(self.call(primitive, self.client.roles())?);
-        lock(&self.cache).roles = Some(roles.clone());
+        *lock(&self.reads.roles) = Some(roles.clone());
         Ok(roles)
     }
 
     /// The target environment's applications, read once per run and kept current by this
-    /// run's own creates and deletes.
+    /// pass's own creates and deletes.
     pub fn applications(&self, primitive: &str) -> PrimitiveResult<Vec<AppHandle>> {
-        if let Some(apps) = &lock(&self.cache).applications {
+        if let Some(apps) = &lock(&self.view).applications {
             return Ok(apps.clone());
         }
-        let listed = self.call(primitive, self.client.applications(&self.environment_id))?;
+        let known = lock(&self.reads.applications).clone();
+        let listed = match known {
+            Some(listed) => listed,
+            None => {
+                let listed =
+                    self.call(primitive, self.client.applications(&self.environment_id))?;
+                *lock(&self.reads.applications) = Some(listed.clone());
+                listed
+            }
+        };
         let handles: Vec<AppHandle> = listed
             .into_iter()
-            .map(|application| AppHandle {
-                environment_id: self.environment_id.clone(),
-                state: Arc::new(Mutex::new(application)),
-            })
+            .map(|app| AppHandle::new(&self.environment_id, app))
             .collect();
-        lock(&self.cache).applications = Some(handles.clone());
-        Ok(handles)
+        let mut view = lock(&self.view);
+        Ok(view.applications.get_or_insert(handles).clone())
     }
 
-    /// Adds an application this run created (or planned) to the cached list.
-    pub fn remember_application(&self, handle: AppHandle, known_empty_assignments: bool) {
-        let mut cache = lock(&self.cache);
-        if known_empty_assignments {
-            cache.assignments.insert(handle.id(), Vec::new());
-        }
-        cache.applications.get_or_insert_with(Vec::new).push(handle);
+    /// Adds an application this pass created (or planned); it has no role assignments, since
+    /// it was created with `assignActorRoles: false`.
+    pub fn remember_application(&self, handle: AppHandle) {
+        let mut view = lock(&self.view);
+        view.assignments.insert(handle.id(), Vec::new());
+        view.applications.get_or_insert_with(Vec::new).push(handle);
     }
 
-    /// Drops an application this run deleted from the cached list.
+    /// Drops an application this pass deleted.
     pub fn forget_application(&self, id: &str) {
-        let mut cache = lock(&self.cache);
-        if let Some(apps) = cache.applications.as_mut() {
+        let mut view = lock(&self.view);
+        if let Some(apps) = view.applications.as_mut() {
             apps.retain(|app| app.id() != id);
         }
-        cache.assignments.remove(id);
+        view.assignments.remove(id);
     }
 
-    /// An application's role assignments, read once per run and kept current by this run's
-    /// grants and revokes. A planned application has none.
+    /// An application's role assignments, read once per run and kept current by this pass's
+    /// grants and revokes.
     pub fn assignments(
         &self,
         primitive: &str,
         app: &AppHandle,
     ) -> PrimitiveResult<Vec<RoleAssignment>> {
         let id = app.id();
-        if app.is_planned() {
-            return Ok(lock(&self.cache)
-                .assignments
-                .get(&id)
-                .cloned()
-                .unwrap_or_default());
-        }
-        if let Some(known) = lock(&self.cache).assignments.get(&id) {
+        if let Some(known) = lock(&self.view).assignments.get(&id) {
             return Ok(known.clone());
         }
-        let listed = self.call(
-            primitive,
-            self.client.role_assignments(&app.environment_id, &id),
-        )?;
-        lock(&self.cache).assignments.insert(id, listed.clone());
+        if app.is_planned() {
+            return Ok(Vec::new());
+        }
+        let read = lock(&self.reads.assignments).get(&id).cloned();
+        let listed = match read {
+            Some(listed) => listed,
+            None => {
+                let listed = self.call(
+                    primitive,
+                    self.client.role_assignments(&app.environment_id, &id),
+                )?;
+                lock(&self.reads.assignments).insert(id.clone(), listed.clone());
+                listed
+            }
+        };
+        lock(&self.view).assignments.insert(id, listed.clone());
         Ok(listed)
     }
 
-    /// Updates the cached assignments of an application after a grant or revoke.
+    /// Updates this pass's view of an application's assignments after a grant or revoke.
     pub fn set_assignments(&self, app_id: &str, assignments: Vec<RoleAssignment>) {
-        lock(&self.cache)
+        lock(&self.view)
             .assignments
             .insert(app_id.to_owned(), assignments);
     }
+}
 
-    /// `--var` names given but never asked for by the script.
-    pub fn unused_vars(&self) -> Vec<String> {
-        let used = lock(&self.used_vars);
-        self.vars
-            .keys()
-            .filter(|name| !used.contains(*name))
-            .cloned()
-            .collect()
+/// The human message carried by a primitive's error.
+pub fn error_message(error: &EvalAltResult) -> String {
+    if let EvalAltResult::ErrorRuntime(value, _) = error
+        && let Some(map) = value.read_lock::<Map>()
+        && let Some(message) = map.get("message")
+    {
+        return message.to_string();
     }
+    error.to_string()
 }
 
 /// The error a primitive raises for a failed API call: a map scripts can `catch` and inspect

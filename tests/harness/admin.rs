@@ -55,13 +55,22 @@ impl Admin {
         self.call_retrying(method, path, body, &[429, 500, 502, 503])
     }
 
-    fn call_retrying(&self, method: &str, path: &str, body: Option<Value>, retry_on: &[u16]) -> (u16, Value) {
+    fn call_retrying(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        retry_on: &[u16],
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.api_url);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.token);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.token);
             if let Some(body) = &body {
                 request = request.json(body);
             }
@@ -74,7 +83,11 @@ impl Admin {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
                 let text = response.text().await.expect("body");
-                (status, retry_after, serde_json::from_str(&text).unwrap_or(Value::Null))
+                (
+                    status,
+                    retry_after,
+                    serde_json::from_str(&text).unwrap_or(Value::Null),
+                )
             });
             if !retry_on.contains(&status) || attempt >= 40 {
                 return (status, body);
