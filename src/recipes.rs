@@ -23,6 +23,7 @@ pub const RECIPES: &[Recipe] = bundled![
     "authorize-worker-env-scoped",
     "worker-app",
     "remove-worker",
+    "rotate-worker-secret",
 ];
 
 /// Bundled library modules, by import path.

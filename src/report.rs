@@ -116,7 +116,7 @@ impl RunOutcome {
             for compensation in &self.compensations {
                 match &compensation.error {
                     None => {
-                        let _ = writeln!(note, "  undone: {}", compensation.undo);
+                        let _ = writeln!(note, "  undone: {}", compensation.of);
                     }
                     Some(error) => {
                         let _ = writeln!(note, "  NOT undone: {} ({error})", compensation.of);

@@ -5,11 +5,19 @@ mod harness;
 
 // `p1run apply` with the bundled recipes.
 mod apply;
-// Bad input: one clear message, exit 1, no panic.
-mod errors;
-// The same final state under latency, faults, propagation delay and rate limits.
-mod faults;
-// Secrets never reach output or logs.
-mod secrets;
+// The listing commands and the run report.
+mod cli;
 // The PingOne API client against the emulator.
 mod client;
+// Bad input: one clear message, exit 1, no panic.
+mod errors;
+// The example recipes.
+mod examples;
+// The same final state under latency, faults, propagation delay and rate limits.
+mod faults;
+// `plan`, drift checks, saved plans.
+mod plan;
+// Rollback, pre-flight.
+mod rollback;
+// Secrets never reach output or logs.
+mod secrets;

@@ -40,3 +40,95 @@ fn no_secret_or_token_in_any_output_even_at_trace() {
         }
     }
 }
+
+#[test]
+fn a_rotated_secret_reaches_only_its_0600_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let plan = Test::new()
+        .config_for(&emulator)
+        .args([
+            "plan",
+            "rotate-worker-secret",
+            "--var",
+            "out=w.secret",
+            "--report",
+            "plan-report.json",
+        ])
+        .run()
+        .status(2)
+        .stdout_has(&[
+            "~ rotate secret of \"PingOne Authorize Worker\"",
+            "+ write secret of \"PingOne Authorize Worker\" to w.secret",
+        ]);
+    let applied = Test::new()
+        .config_for(&emulator)
+        .args([
+            "apply",
+            "rotate-worker-secret",
+            "--var",
+            "out=w.secret",
+            "--report",
+            "report.json",
+            "-vvv",
+            "--output",
+            "json",
+        ])
+        .env("RUST_LOG", "trace")
+        .run()
+        .success();
+
+    let admin = crate::harness::Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let app = admin
+        .application_named(&env, "PingOne Authorize Worker")
+        .unwrap();
+    let secret = admin.secret(&env, app["id"].as_str().unwrap());
+    let file = applied.path("w.secret");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        secret,
+        "the file holds the new secret"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let texts = [
+        plan.stdout.clone(),
+        plan.stderr.clone(),
+        std::fs::read_to_string(plan.path("plan-report.json")).unwrap(),
+        applied.stdout.clone(),
+        applied.stderr.clone(),
+        std::fs::read_to_string(applied.path("report.json")).unwrap(),
+    ];
+    for text in &texts {
+        assert!(!text.contains(&secret), "the secret leaked into:\n{text}");
+    }
+}
+
+#[test]
+fn scripts_see_secrets_only_as_stars() {
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let output = Test::new()
+        .config_for(&emulator)
+        .file("peek.rhai", "let s = app_secret(find_app(\"PingOne Authorize Worker\"));\nprint(`secret: ${s}`);\n#{ shown: `${s}`, secret: s }\n")
+        .args(["apply", "peek.rhai", "-v", "--output", "json"])
+        .run()
+        .success();
+    let report = output.json();
+    assert_eq!(report["outputs"]["shown"], "***");
+    assert_eq!(report["outputs"]["secret"], "***");
+    assert!(output.stderr.contains("secret: ***"), "{}", output.stderr);
+}
