@@ -21,3 +21,13 @@ mod plan;
 mod rollback;
 // Secrets never reach output or logs.
 mod secrets;
+// Shared kit of the emulator tests: blocking HTTP client, spec validator.
+mod support;
+
+// The PingOne emulator, endpoint by endpoint.
+mod emulator_api;
+mod emulator_applications;
+mod emulator_errors;
+mod emulator_options;
+mod emulator_role_assignments;
+mod emulator_token;
