@@ -51,7 +51,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Bundled recipe name (see `p1run recipes`) or path to a .rhai script.
-    #[arg(value_name = "RECIPE", required_unless_present = "plan")]
+    #[arg(value_name = "RECIPE")]
     pub recipe: Option<String>,
 
     /// Environment name from the config file; `local` is the embedded emulator.
@@ -168,7 +168,9 @@ fn execute_run(
     let (script, vars) = match &saved_plan {
         Some(plan) => (plan.script.clone(), plan.vars.clone()),
         None => {
-            let recipe = args.recipe.as_deref().unwrap_or_default();
+            let recipe = args.recipe.as_deref().ok_or_else(|| {
+                Error::Usage("name a recipe (see `p1run recipes`) or a .rhai file; `apply` also takes --plan FILE".into())
+            })?;
             let script = Script::resolve(recipe)?;
             let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
             script.check_vars(&vars)?;

@@ -356,7 +356,8 @@ impl Runner<'_> {
             let outcome = self.outcome(Status::Succeeded, Vec::new(), outputs, None);
             return self.result(outcome, None, Vec::new());
         }
-        if let Err(message) = self.preflight(&plan.planned_grants()) {
+        let roles = plan.roles("pre-flight").unwrap_or_default();
+        if let Err(message) = self.preflight(&plan.planned_grants(), &roles) {
             return self.failed(Vec::new(), plain_error(message), Vec::new());
         }
         let apply = self.session(Mode::Apply, Some(planned));
@@ -389,7 +390,12 @@ impl Runner<'_> {
     /// Before the first write: the acting worker must hold every role the plan grants, at the
     /// same or a broader scope, since PingOne refuses anything else (API-REFERENCE §4.1). A run
     /// that would fail halfway fails here instead, having written nothing.
-    fn preflight(&self, grants: &[PlannedGrant]) -> Result<(), String> {
+    ///
+    /// A held role also counts when its permissions include all of the wanted role's: that is
+    /// how PingOne's documented exceptions read ("you can assign the read-only variants of
+    /// built-in roles that are assigned to you"); inferred, not verified. Being more lenient
+    /// than PingOne only costs a clear error at write time, never a blocked legitimate run.
+    fn preflight(&self, grants: &[PlannedGrant], roles: &[crate::client::Role]) -> Result<(), String> {
         if grants.is_empty() {
             return Ok(());
         }
@@ -419,7 +425,8 @@ impl Runner<'_> {
             .iter()
             .filter(|grant| {
                 !held.iter().any(|a| {
-                    a.role.id == grant.role.id && actor_covers(&a.scope, &grant.scope, target_env)
+                    at_least_as_strong(&a.role.id, &grant.role, roles)
+                        && actor_covers(&a.scope, &grant.scope, target_env)
                 })
             })
             .map(|grant| {
@@ -490,6 +497,14 @@ impl Runner<'_> {
             })
             .collect()
     }
+}
+
+/// Is the role `held_id` the wanted role, or one whose permissions include all of its?
+fn at_least_as_strong(held_id: &str, wanted: &crate::client::Role, roles: &[crate::client::Role]) -> bool {
+    held_id == wanted.id
+        || roles.iter().find(|role| role.id == held_id).is_some_and(|held| {
+            wanted.permissions.iter().all(|permission| held.permissions.iter().any(|p| p.id == permission.id))
+        })
 }
 
 /// Does the actor's assignment at `held` let it grant at `wanted`? Organization covers all;

@@ -30,7 +30,6 @@ fn authorize_worker_with_no_config_provisions_the_embedded_emulator() {
             "authorize-worker on local",
             "create application \"PingOne Authorize Worker\" (WORKER)",
         ]);
-    drop(output.dir);
 
     // The embedded emulator saved its state; a new emulator serves it over HTTP.
     let emulator = Emulator::start(EmulatorOptions {
@@ -43,6 +42,7 @@ fn authorize_worker_with_no_config_provisions_the_embedded_emulator() {
     let app = admin
         .application_named(&env, WORKER)
         .expect("worker created");
+    drop(output);
     assert_eq!(app["type"], "WORKER");
     assert_eq!(app["enabled"], true);
     assert_eq!(app["tokenEndpointAuthMethod"], "CLIENT_SECRET_BASIC");

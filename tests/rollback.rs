@@ -25,9 +25,10 @@ fn snapshot(emulator: &Emulator) -> Vec<(Value, Vec<(String, String, String)>)> 
     apps
 }
 
-/// A script that makes `writes`, then fails — only in the apply pass, where ids are real.
+/// A script that makes `writes`, then fails at a step only the apply pass can fail: writing
+/// the app's secret into a directory that does not exist.
 fn failing_after(writes: &str) -> String {
-    format!("{writes}\nif app.id != \"(known after apply)\" {{ throw \"a later step failed\"; }}\n")
+    format!("{writes}\nwrite_secret(app_secret(app), \"missing-dir/app.secret\");\n")
 }
 
 fn rolls_back(setup: &[&str], writes: &str, expected_undo: &[&str]) {
@@ -52,7 +53,7 @@ fn rolls_back(setup: &[&str], writes: &str, expected_undo: &[&str]) {
         ])
         .run()
         .failure()
-        .stderr_has(&["a later step failed", "rolled back"]);
+        .stderr_has(&["write_secret: cannot write missing-dir/app.secret", "rolled back"]);
     for undo in expected_undo {
         assert!(
             output.stderr.contains(undo),

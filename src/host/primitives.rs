@@ -989,9 +989,9 @@ pub fn docs() -> Result<Vec<PrimitiveDoc>, crate::error::Error> {
     let client = Client::new(ClientOptions::new(
         Endpoints::for_region(Region::Na),
         Credentials {
-            client_id: String::new(),
-            client_secret: crate::secret::Secret::new(""),
-            environment_id: String::new(),
+            client_id: "listing-only".into(),
+            client_secret: crate::secret::Secret::new("listing-only"),
+            environment_id: "listing-only".into(),
             auth_method: TokenAuthMethod::ClientSecretBasic,
         },
     ))?;

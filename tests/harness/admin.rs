@@ -26,6 +26,8 @@ impl Admin {
             .enable_all()
             .build()
             .expect("runtime");
+        // reqwest is built without a default TLS provider (see Cargo.toml); install ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let token = token(
             &runtime,
