@@ -220,17 +220,26 @@ fn token(
             .basic_auth(client_id, Some(secret))
             .form(&[("grant_type", "client_credentials")])
     };
-    runtime.block_on(async {
-        let response = request.send().await.expect("token request");
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status == 200 {
-            Ok(body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned())
-        } else {
-            Err(status)
+    for _ in 0..40 {
+        let attempt = request.try_clone().expect("cloneable request");
+        let (status, retry_after, body) = runtime.block_on(async {
+            let response = attempt.send().await.expect("token request");
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            (status, retry_after, response.json::<Value>().await.unwrap_or(Value::Null))
+        });
+        match status {
+            200 => return Ok(body["access_token"].as_str().expect("access_token").to_owned()),
+            // Injected faults and rate limits: wait as told, then try again.
+            429 | 500 | 502 | 503 => {
+                std::thread::sleep(retry_after.map_or(Duration::from_millis(50), Duration::from_secs));
+            }
+            _ => return Err(status),
         }
-    })
+    }
+    panic!("the token endpoint kept failing")
 }
