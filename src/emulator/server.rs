@@ -76,6 +76,14 @@ impl Shared {
         }
     }
 
+    /// 429 `REQUEST_LIMITED` when the client `key` is over `--rate-limit`.
+    pub(crate) fn check_rate_limit(&self, key: &str) -> Result<(), ApiError> {
+        match &self.rate_limiter {
+            Some(limiter) => limiter.check(key).map_err(ApiError::rate_limited),
+            None => Ok(()),
+        }
+    }
+
     /// An absolute URL on this emulator.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
@@ -230,13 +238,13 @@ async fn gate(
         .as_ref()
         .map(|caller| caller.client_id.clone())
         .or_else(|| token::basic_client_id(request.headers()));
-    if let Some(limiter) = &shared.rate_limiter {
+    // A token request with its client id in the form is limited by the token endpoint, once
+    // it has read the form and so knows the client.
+    let limited_later = caller_id.is_none() && token::is_token_path(path);
+    if !limited_later {
         let key = rate_limit_key(caller_id.as_deref(), request.headers());
-        if let Err(retry_after) = limiter.check(&key) {
-            return with_caller(
-                ApiError::rate_limited(retry_after).into_response(),
-                caller_id,
-            );
+        if let Err(error) = shared.check_rate_limit(&key) {
+            return with_caller(error.into_response(), caller_id);
         }
     }
     if is_management {
