@@ -1,8 +1,32 @@
 //! A faithful, stateful PingOne emulator served over real HTTP: the embedded default target of
 //! `p1run` and what every test runs against.
 //!
-//! STUB: the public API below is fixed (the runner and the tests use it); the bodies are to be
-//! filled in.
+//! The modules split by concern: [`state`] holds the data (and [`persist`] saves it),
+//! [`roles`] the built-in roles and scope containment, [`access`] the permission checks,
+//! [`token`] the token endpoint, [`applications`], [`role_assignments`] and [`directory`] the
+//! management API, [`errors`] PingOne's error format, [`faults`] rate limits and injected
+//! failures, and [`server`] the routes and layers that tie them together.
+
+mod access;
+mod applications;
+mod body;
+pub mod cli;
+mod clock;
+mod directory;
+mod errors;
+mod faults;
+mod pagination;
+mod persist;
+mod role_assignments;
+mod roles;
+mod server;
+mod state;
+mod token;
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -28,6 +52,8 @@ pub struct EmulatorOptions {
     pub seed: Option<u64>,
     /// How long a new role grant (and a new application) takes to become visible.
     pub propagation_delay: Duration,
+    /// How long an access token lives (`expires_in`); PingOne's is one hour.
+    pub token_lifetime: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -41,6 +67,7 @@ impl Default for EmulatorOptions {
             fault_rate: 0.0,
             seed: None,
             propagation_delay: Duration::ZERO,
+            token_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -89,12 +116,84 @@ pub struct RequestRecord {
 /// A running emulator on its own thread and runtime; stops when dropped.
 pub struct Emulator {
     info: EmulatorInfo,
+    shared: Arc<server::Shared>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
 }
+
+/// How long a stopping emulator waits for requests in flight before it drops them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 impl Emulator {
     /// Starts an emulator and returns once it accepts connections.
-    pub fn start(_options: EmulatorOptions) -> std::io::Result<Self> {
-        unimplemented!()
+    ///
+    /// The socket is bound here, on the caller's thread, so that a taken port or a bad state
+    /// file is an error of this call; the server then runs on a thread of its own with a
+    /// runtime of its own, so plain `#[test]` functions can use it.
+    pub fn start(options: EmulatorOptions) -> std::io::Result<Self> {
+        let state = match &options.state_file {
+            Some(path) => match persist::load(path)? {
+                Some(state) => state,
+                None => {
+                    let state = state::State::seed(options.environments);
+                    persist::save(path, &state)?;
+                    state
+                }
+            },
+            None => state::State::seed(options.environments),
+        };
+        let listener = std::net::TcpListener::bind(options.listen)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        // Links must be followable: a wildcard bind is reached through loopback.
+        let host = match local.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let base_url = format!("http://{}", SocketAddr::new(host, local.port()));
+        let info = info_of(&state, &base_url);
+        let shared = Arc::new(server::Shared::new(state, &options, base_url));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("p1run-emulator")
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let (shutdown, mut stop_requested) = tokio::sync::watch::channel(false);
+        let mut grace_started = stop_requested.clone();
+        let app = server::router(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("p1run-emulator".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let graceful = async move {
+                        let _ = stop_requested.wait_for(|stop| *stop).await;
+                    };
+                    let grace_over = async move {
+                        let _ = grace_started.wait_for(|stop| *stop).await;
+                        tokio::time::sleep(SHUTDOWN_GRACE).await;
+                    };
+                    tokio::select! {
+                        result = axum::serve(listener, app).with_graceful_shutdown(graceful) => {
+                            if let Err(error) = result {
+                                tracing::error!(%error, "the emulator stopped serving");
+                            }
+                        }
+                        () = grace_over => {}
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(Self {
+            info,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
     }
 
     /// URLs, ids and the bootstrap credentials.
@@ -102,13 +201,60 @@ impl Emulator {
         &self.info
     }
 
-    /// Every request served so far, oldest first.
+    /// Every request served so far, oldest first (the emulator's own `/_emulator/*` calls
+    /// excepted).
     pub fn requests(&self) -> Vec<RequestRecord> {
-        unimplemented!()
+        self.shared.requests()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn info_of(state: &state::State, base_url: &str) -> EmulatorInfo {
+    let secret = state
+        .applications
+        .get(&state.bootstrap_client_id)
+        .map(|app| app.secret.clone())
+        .unwrap_or_default();
+    EmulatorInfo {
+        api_url: format!("{base_url}/v1"),
+        auth_url: base_url.to_owned(),
+        environment_id: state.environments[0].id.clone(),
+        organization_id: state.organization.id.clone(),
+        client_id: state.bootstrap_client_id.clone(),
+        client_secret: secret,
+        environments: state
+            .environments
+            .iter()
+            .map(|environment| EnvironmentInfo {
+                name: environment.name.clone(),
+                id: environment.id.clone(),
+            })
+            .collect(),
     }
 }
 
 /// `p1run emulator`: start, print the info line on stdout, serve until Ctrl-C.
-pub fn serve_until_interrupted(_options: EmulatorOptions) -> std::io::Result<()> {
-    unimplemented!()
+pub fn serve_until_interrupted(options: EmulatorOptions) -> std::io::Result<()> {
+    let emulator = Emulator::start(options)?;
+    let line = serde_json::to_string(emulator.info()).map_err(std::io::Error::other)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    drop(stdout);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(tokio::signal::ctrl_c())?;
+    drop(emulator);
+    Ok(())
 }

@@ -1,0 +1,140 @@
+//! Who is calling and what they may do: the role assignments a token carries, which of them
+//! have propagated, and the checks PingOne's built-in roles imply.
+
+use super::errors::{ApiError, ApiResult, BROADER_SCOPE_DETAIL};
+use super::roles::{Scope, scope_covers};
+use super::state::{RoleAssignment, State};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use std::sync::Arc;
+
+/// The authenticated client of a management request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) client_id: String,
+    /// The role assignments its token was issued with; later grants count from the next token.
+    pub(crate) grants: Arc<[RoleAssignment]>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(ApiError::invalid_token)
+    }
+}
+
+/// A caller's grants as they stand now: those still propagating are left out.
+pub(crate) struct Effective<'a> {
+    grants: Vec<&'a RoleAssignment>,
+}
+
+impl Caller {
+    /// The grants that have propagated by `now_ms` given the propagation delay.
+    pub(crate) fn effective(&self, now_ms: u64, delay_ms: u64) -> Effective<'_> {
+        Effective {
+            grants: self
+                .grants
+                .iter()
+                .filter(|grant| grant.granted_ms.saturating_add(delay_ms) <= now_ms)
+                .collect(),
+        }
+    }
+}
+
+impl Effective<'_> {
+    /// Whether any role is in force at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+    }
+
+    /// Whether a role in force grants `permission` over `target`.
+    pub(crate) fn allows(&self, state: &State, permission: &str, target: &Scope) -> bool {
+        self.grants.iter().any(|grant| {
+            state
+                .role(&grant.role_id)
+                .is_some_and(|role| role.permissions.contains(&permission))
+                && scope_covers(state, &grant.scope, target)
+        })
+    }
+
+    /// 403 unless [`Effective::allows`].
+    pub(crate) fn require(&self, state: &State, permission: &str, target: &Scope) -> ApiResult<()> {
+        if self.allows(state, permission, target) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+
+    /// Whether the caller holds `role_id` over `scope` or something broader, or there holds a
+    /// role whose permissions include all of that role's. The second half is inferred: it is
+    /// what makes the documented exceptions hold together ("You can assign the read-only
+    /// variants of built-in roles that are assigned to you"; an Identity Data Admin can assign
+    /// Help Desk Admin; an Environment Admin can assign Application Owner).
+    pub(crate) fn holds(&self, state: &State, role_id: &str, scope: &Scope) -> bool {
+        let Some(wanted) = state.role(role_id) else {
+            return false;
+        };
+        self.grants.iter().any(|grant| {
+            let held_is_as_strong = grant.role_id == role_id
+                || state.role(&grant.role_id).is_some_and(|held| {
+                    wanted
+                        .permissions
+                        .iter()
+                        .all(|permission| held.permissions.contains(permission))
+                });
+            held_is_as_strong && scope_covers(state, &grant.scope, scope)
+        })
+    }
+
+    /// Whether a role the caller holds over `scope` may hand out `role_id`.
+    pub(crate) fn can_assign(&self, state: &State, role_id: &str, scope: &Scope) -> bool {
+        let Some(target_role) = state.role(role_id) else {
+            return false;
+        };
+        self.grants.iter().any(|grant| {
+            state
+                .role(&grant.role_id)
+                .is_some_and(|role| role.can_assign.allows(target_role.name))
+                && scope_covers(state, &grant.scope, scope)
+        })
+    }
+
+    /// The privilege-escalation rule for granting (or removing) `role_id` over `scope`.
+    ///
+    /// The reference does not capture the status of "Must have role at the same or broader
+    /// scope"; 403 `ACCESS_FAILED`/`INSUFFICIENT_PERMISSIONS` is the likeliest (unverified).
+    pub(crate) fn check_may_grant(
+        &self,
+        state: &State,
+        role_id: &str,
+        scope: &Scope,
+    ) -> ApiResult<()> {
+        if !self.holds(state, role_id, scope) {
+            return Err(ApiError::forbidden_because(BROADER_SCOPE_DETAIL));
+        }
+        if !self.can_assign(state, role_id, scope) {
+            return Err(ApiError::forbidden());
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may delete this assignment (the `readOnly` flag is its negation).
+    pub(crate) fn may_manage(&self, state: &State, assignment: &RoleAssignment) -> bool {
+        self.check_may_grant(state, &assignment.role_id, &assignment.scope)
+            .is_ok()
+    }
+
+    /// "The requesting user or application must have the same (or broader) role assignments
+    /// as the target actor's role assignments."
+    pub(crate) fn holds_superset_of(&self, state: &State, assignments: &[RoleAssignment]) -> bool {
+        assignments
+            .iter()
+            .all(|assignment| self.holds(state, &assignment.role_id, &assignment.scope))
+    }
+}

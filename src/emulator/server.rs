@@ -1,0 +1,272 @@
+//! The HTTP side: the shared server state, the routes, and the layers every request passes
+//! (request log, PingOne-shaped errors, panic catching, and the gate that adds latency, rate
+//! limits, injects faults and authenticates management calls).
+
+use super::access::Caller;
+use super::errors::{self, ApiError};
+use super::faults::{FaultInjector, RateLimiter};
+use super::state::State;
+use super::token::TokenStore;
+use super::{
+    EmulatorOptions, RequestRecord, applications, directory, persist, role_assignments, token,
+};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Request bodies above this many bytes answer 400 `SIZE_LIMIT_EXCEEDED`.
+pub(crate) const BODY_LIMIT: usize = 256 * 1024;
+
+/// Which client made a request, for the request log; set by the gate or the token endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct CallerId(pub(crate) String);
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) tokens: TokenStore,
+    log: Mutex<Vec<RequestRecord>>,
+    /// `http://127.0.0.1:PORT`, the root of every `_links` href.
+    pub(crate) base_url: String,
+    state_file: Option<PathBuf>,
+    latency: Duration,
+    pub(crate) propagation_delay_ms: u64,
+    rate_limiter: Option<RateLimiter>,
+    faults: Option<FaultInjector>,
+}
+
+impl Shared {
+    pub(crate) fn new(state: State, options: &EmulatorOptions, base_url: String) -> Self {
+        Self {
+            state: Mutex::new(state),
+            tokens: TokenStore::new(options.token_lifetime),
+            log: Mutex::new(Vec::new()),
+            base_url,
+            state_file: options.state_file.clone(),
+            latency: options.latency,
+            propagation_delay_ms: u64::try_from(options.propagation_delay.as_millis())
+                .unwrap_or(u64::MAX),
+            rate_limiter: options.rate_limit.and_then(RateLimiter::per_second),
+            faults: (options.fault_rate > 0.0)
+                .then(|| FaultInjector::new(options.fault_rate, options.seed)),
+        }
+    }
+
+    /// The state; a handler that panicked while holding it must not take the emulator down.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Saves the state after a write when `--state` is set. Called with the lock held so that
+    /// saves land in the order the writes happened.
+    pub(crate) fn persist(&self, state: &State) -> Result<(), ApiError> {
+        match &self.state_file {
+            Some(path) => persist::save(path, state).map_err(|error| {
+                tracing::error!(%error, path = %path.display(), "cannot save the emulator state");
+                ApiError::unexpected()
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// An absolute URL on this emulator.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A HAL link object.
+    pub(crate) fn link(&self, path: &str) -> serde_json::Value {
+        serde_json::json!({ "href": self.url(path) })
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The whole application.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let management = Router::new()
+        .route("/environments/{env}", get(directory::read_environment))
+        .route("/organizations", get(directory::read_organizations))
+        .route("/organizations/{org}", get(directory::read_organization))
+        .route("/roles", get(directory::read_roles))
+        .route("/roles/{role}", get(directory::read_role))
+        .route(
+            "/environments/{env}/applications",
+            get(applications::list).post(applications::create),
+        )
+        .route(
+            "/environments/{env}/applications/{app}",
+            get(applications::read)
+                .put(applications::update)
+                .delete(applications::delete),
+        )
+        .route(
+            "/environments/{env}/applications/{app}/secret",
+            get(applications::read_secret)
+                .post(applications::rotate_secret)
+                .delete(applications::delete_previous_secret),
+        )
+        .route(
+            "/environments/{env}/applications/{app}/roleAssignments",
+            get(role_assignments::list).post(role_assignments::create),
+        )
+        .route(
+            "/environments/{env}/applications/{app}/roleAssignments/{assignment}",
+            get(role_assignments::read).delete(role_assignments::delete),
+        );
+    Router::new()
+        .nest("/v1", management)
+        .route("/{env}/as/token", post(token::issue))
+        .route("/_emulator/requests", get(read_request_log))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(middleware::from_fn(pingone_errors_only))
+        .layer(middleware::from_fn_with_state(shared.clone(), log_request))
+        .with_state(shared)
+}
+
+/// `GET /_emulator/requests`: the request log, for tests and for humans.
+async fn read_request_log(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+) -> Response {
+    axum::Json(shared.requests()).into_response()
+}
+
+fn is_control_path(path: &str) -> bool {
+    path.starts_with("/_emulator/")
+}
+
+/// Records every request but the emulator's own control endpoints (so reading the log does
+/// not change it).
+async fn log_request(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if !is_control_path(&path) {
+        let record = RequestRecord {
+            method,
+            path,
+            status: response.status().as_u16(),
+            caller: response
+                .extensions()
+                .get::<CallerId>()
+                .map(|caller| caller.0.clone()),
+        };
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
+    }
+    response
+}
+
+/// Whatever answered below (an axum rejection, a 405, a body over the limit), an error leaves
+/// the emulator in PingOne's JSON format.
+async fn pingone_errors_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || errors::is_json(&response) {
+        return response;
+    }
+    let caller = response.extensions().get::<CallerId>().cloned();
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut replacement = ApiError::for_bare_status(status).into_response();
+    if let Some(caller) = caller {
+        replacement.extensions_mut().insert(caller);
+    }
+    if let Some(allow) = allow {
+        replacement.headers_mut().insert(header::ALLOW, allow);
+    }
+    replacement
+}
+
+/// Latency, rate limit, fault injection and bearer authentication, in that order, so that a
+/// fault is injected before the handler could apply a write.
+async fn gate(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if is_control_path(path) {
+        return next.run(request).await;
+    }
+    let is_management = path == "/v1" || path.starts_with("/v1/");
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    let caller = if is_management {
+        shared.tokens.caller(request.headers())
+    } else {
+        None
+    };
+    let caller_id = caller
+        .as_ref()
+        .map(|caller| caller.client_id.clone())
+        .or_else(|| token::basic_client_id(request.headers()));
+    if let Some(limiter) = &shared.rate_limiter {
+        let key = rate_limit_key(caller_id.as_deref(), request.headers());
+        if let Err(retry_after) = limiter.check(&key) {
+            return with_caller(
+                ApiError::rate_limited(retry_after).into_response(),
+                caller_id,
+            );
+        }
+    }
+    if is_management {
+        if let Some(status) = shared.faults.as_ref().and_then(FaultInjector::draw) {
+            return with_caller(ApiError::injected_fault(status).into_response(), caller_id);
+        }
+        match caller {
+            Some(caller) => {
+                request.extensions_mut().insert::<Caller>(caller);
+            }
+            None => return ApiError::invalid_token().into_response(),
+        }
+    }
+    let response = next.run(request).await;
+    match caller_id {
+        Some(id) if response.extensions().get::<CallerId>().is_none() => {
+            with_caller(response, Some(id))
+        }
+        _ => response,
+    }
+}
+
+/// The client a request counts against: its client id when known, else its credentials, else
+/// one shared anonymous bucket.
+fn rate_limit_key(caller_id: Option<&str>, headers: &HeaderMap) -> String {
+    match caller_id {
+        Some(id) => id.to_owned(),
+        None => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map_or_else(|| "anonymous".to_owned(), str::to_owned),
+    }
+}
+
+fn with_caller(mut response: Response, caller_id: Option<String>) -> Response {
+    if let Some(id) = caller_id {
+        response.extensions_mut().insert(CallerId(id));
+    }
+    response
+}

@@ -1,0 +1,294 @@
+//! The emulator's data: one organization, its environments, the built-in role ids of this
+//! instance, and the applications with their secrets and role assignments. Everything here is
+//! what `--state` saves; tokens are not (see `token.rs`).
+
+use super::clock;
+use super::roles::{self, BUILT_IN_ROLES, Scope, Topology};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// Length of generated client secrets; the docs give 64 as the minimum.
+const SECRET_LENGTH: usize = 64;
+
+/// A random v4 uuid as a string.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A random alphanumeric string (secrets, tokens).
+pub(crate) fn random_string(length: usize) -> String {
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(length)
+        .map(char::from)
+        .collect()
+}
+
+/// A new client secret.
+pub(crate) fn new_secret() -> String {
+    random_string(SECRET_LENGTH)
+}
+
+/// Everything the emulator knows, apart from issued tokens.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct State {
+    pub(crate) organization: Organization,
+    pub(crate) environments: Vec<Environment>,
+    /// The id of each built-in role, index for index with [`BUILT_IN_ROLES`].
+    pub(crate) role_ids: Vec<String>,
+    pub(crate) applications: HashMap<String, Application>,
+    pub(crate) bootstrap_client_id: String,
+    /// Orders applications and role assignments for stable pages.
+    pub(crate) next_sequence: u64,
+    #[serde(skip)]
+    role_index: HashMap<String, usize>,
+}
+
+/// The one organization.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Organization {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created_ms: u64,
+}
+
+/// A seeded environment.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Environment {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) license_id: String,
+    pub(crate) created_ms: u64,
+}
+
+/// An application: its writable fields as the last POST/PUT gave them, plus what PingOne owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Application {
+    pub(crate) id: String,
+    pub(crate) environment_id: String,
+    pub(crate) sequence: u64,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    /// The writable fields (`name`, `enabled`, `type`, `tokenEndpointAuthMethod`, …).
+    pub(crate) fields: Map<String, Value>,
+    pub(crate) secret: String,
+    pub(crate) previous_secret: Option<PreviousSecret>,
+    pub(crate) role_assignments: Vec<RoleAssignment>,
+    /// Until then (`--propagation-delay` after creation) the application answers 404 by id.
+    pub(crate) visible_from_ms: u64,
+}
+
+/// The secret a rotation kept valid for a while.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PreviousSecret {
+    pub(crate) secret: String,
+    pub(crate) expires_ms: u64,
+    pub(crate) last_used_ms: Option<u64>,
+}
+
+/// A role held by an application over a scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RoleAssignment {
+    pub(crate) id: String,
+    pub(crate) role_id: String,
+    pub(crate) scope: Scope,
+    /// When it was granted; with `--propagation-delay` it counts only from `granted_ms + delay`.
+    pub(crate) granted_ms: u64,
+    /// Orders the assignments of one application for stable pages.
+    pub(crate) sequence: u64,
+}
+
+impl Application {
+    /// A string field.
+    pub(crate) fn field_str(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.fields
+            .get("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn has_grant_type(&self, grant_type: &str) -> bool {
+        self.fields
+            .get("grantTypes")
+            .and_then(Value::as_array)
+            .is_some_and(|grants| {
+                grants
+                    .iter()
+                    .any(|grant| grant.as_str() == Some(grant_type))
+            })
+    }
+
+    /// The previous secret while it is still valid.
+    pub(crate) fn live_previous_secret(&self, now_ms: u64) -> Option<&PreviousSecret> {
+        self.previous_secret
+            .as_ref()
+            .filter(|previous| previous.expires_ms > now_ms)
+    }
+}
+
+impl Environment {
+    pub(crate) fn scope(&self) -> Scope {
+        Scope::environment(&self.id)
+    }
+}
+
+impl Topology for State {
+    fn organization_id(&self) -> &str {
+        &self.organization.id
+    }
+
+    fn environment_of_application(&self, application_id: &str) -> Option<&str> {
+        self.applications
+            .get(application_id)
+            .map(|app| app.environment_id.as_str())
+    }
+}
+
+impl State {
+    /// A fresh organization with `environments` environments and the bootstrap admin worker.
+    pub(crate) fn seed(environments: usize) -> Self {
+        let now = clock::now_ms();
+        let organization = Organization {
+            id: new_id(),
+            name: "p1run Emulator Organization".to_owned(),
+            created_ms: now,
+        };
+        let license_id = new_id();
+        let environments: Vec<Environment> = (1..=environments.max(1))
+            .map(|n| Environment {
+                id: new_id(),
+                name: format!("env-{n}"),
+                license_id: license_id.clone(),
+                created_ms: now,
+            })
+            .collect();
+        let mut state = Self {
+            role_ids: BUILT_IN_ROLES.iter().map(|_| new_id()).collect(),
+            organization,
+            environments,
+            applications: HashMap::new(),
+            bootstrap_client_id: String::new(),
+            next_sequence: 0,
+            role_index: HashMap::new(),
+        };
+        state.reindex();
+        state.seed_bootstrap_worker(now);
+        state
+    }
+
+    /// The worker whose credentials the info line prints. Its grants are dated at the epoch so
+    /// that `--propagation-delay` never holds them back.
+    fn seed_bootstrap_worker(&mut self, now: u64) {
+        let organization = Scope::organization(&self.organization.id);
+        let mut grants = vec![
+            (roles::ORGANIZATION_ADMIN, organization.clone()),
+            (roles::ENVIRONMENT_ADMIN, organization),
+        ];
+        for environment in &self.environments {
+            grants.push((roles::IDENTITY_DATA_ADMIN, environment.scope()));
+            grants.push((roles::CLIENT_APPLICATION_DEVELOPER, environment.scope()));
+        }
+        let mut role_assignments = Vec::new();
+        for (name, scope) in grants {
+            if let Some(role_id) = self.role_id_by_name(name).map(str::to_owned) {
+                let sequence = self.next_sequence();
+                role_assignments.push(RoleAssignment {
+                    id: new_id(),
+                    role_id,
+                    scope,
+                    granted_ms: 0,
+                    sequence,
+                });
+            }
+        }
+        let fields = json!({
+            "name": "Bootstrap Admin Worker",
+            "description": "Seeded by the p1run emulator: holds the admin roles that provision the rest.",
+            "enabled": true,
+            "type": "WORKER",
+            "protocol": "OPENID_CONNECT",
+            "grantTypes": ["CLIENT_CREDENTIALS"],
+            "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
+        });
+        let Value::Object(fields) = fields else {
+            unreachable!("a json object literal")
+        };
+        let id = new_id();
+        let app = Application {
+            id: id.clone(),
+            environment_id: self.environments[0].id.clone(),
+            sequence: self.next_sequence(),
+            created_ms: now,
+            updated_ms: now,
+            fields,
+            secret: new_secret(),
+            previous_secret: None,
+            role_assignments,
+            visible_from_ms: 0,
+        };
+        self.applications.insert(id.clone(), app);
+        self.bootstrap_client_id = id;
+    }
+
+    /// Rebuilds the lookup indexes after loading.
+    pub(crate) fn reindex(&mut self) {
+        self.role_index = self
+            .role_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+    }
+
+    /// Whether a loaded state is usable.
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.role_ids.len() == BUILT_IN_ROLES.len()
+            && !self.environments.is_empty()
+            && self.applications.contains_key(&self.bootstrap_client_id)
+    }
+
+    pub(crate) fn next_sequence(&mut self) -> u64 {
+        self.next_sequence += 1;
+        self.next_sequence
+    }
+
+    pub(crate) fn environment(&self, id: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|environment| environment.id == id)
+    }
+
+    /// The built-in role with this id.
+    pub(crate) fn role(&self, id: &str) -> Option<&'static roles::RoleDefinition> {
+        self.role_index.get(id).map(|&index| &BUILT_IN_ROLES[index])
+    }
+
+    pub(crate) fn role_id_by_name(&self, name: &str) -> Option<&str> {
+        roles::index_of(name)
+            .and_then(|index| self.role_ids.get(index))
+            .map(String::as_str)
+    }
+
+    /// An application of that environment.
+    pub(crate) fn application(&self, environment_id: &str, id: &str) -> Option<&Application> {
+        self.applications
+            .get(id)
+            .filter(|app| app.environment_id == environment_id)
+    }
+
+    pub(crate) fn application_mut(
+        &mut self,
+        environment_id: &str,
+        id: &str,
+    ) -> Option<&mut Application> {
+        self.applications
+            .get_mut(id)
+            .filter(|app| app.environment_id == environment_id)
+    }
+}

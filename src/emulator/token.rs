@@ -1,0 +1,249 @@
+//! `POST {auth_url}/{envID}/as/token` (client credentials) and the tokens it issues.
+//!
+//! Tokens are opaque random strings that map to a snapshot of the application's role
+//! assignments at issue time: a role granted later counts only in the next token, as with
+//! PingOne's signed JWTs. They live in memory only; after a restart with `--state` clients get
+//! 401 `INVALID_TOKEN` and fetch a new one, as they must when a real token expires.
+
+use super::access::Caller;
+use super::clock;
+use super::server::{CallerId, Shared};
+use super::state::{self, RoleAssignment};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// What a token stands for.
+struct IssuedToken {
+    client_id: String,
+    grants: Arc<[RoleAssignment]>,
+    expires_at: Instant,
+}
+
+/// Every live token.
+pub(crate) struct TokenStore {
+    tokens: Mutex<HashMap<String, IssuedToken>>,
+    lifetime: Duration,
+}
+
+impl TokenStore {
+    pub(crate) fn new(lifetime: Duration) -> Self {
+        Self {
+            tokens: Mutex::new(HashMap::new()),
+            lifetime,
+        }
+    }
+
+    fn issue(&self, client_id: &str, grants: Arc<[RoleAssignment]>) -> String {
+        let token = state::random_string(48);
+        let now = Instant::now();
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        // Expired tokens are dropped now and then rather than on every issue, so the hot path
+        // stays O(1) while memory stays bounded.
+        if tokens.len() >= 10_000 && tokens.len().is_power_of_two() {
+            tokens.retain(|_, issued| issued.expires_at > now);
+        }
+        let expires_at = now + self.lifetime;
+        tokens.insert(
+            token.clone(),
+            IssuedToken {
+                client_id: client_id.to_owned(),
+                grants,
+                expires_at,
+            },
+        );
+        token
+    }
+
+    /// The caller a `Bearer` header stands for, if the token is live.
+    pub(crate) fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let issued = tokens.get(token.trim())?;
+        (issued.expires_at > Instant::now()).then(|| Caller {
+            client_id: issued.client_id.clone(),
+            grants: issued.grants.clone(),
+        })
+    }
+
+    /// A deleted application's tokens stop working (PingOne no longer knows the actor).
+    pub(crate) fn revoke_client(&self, client_id: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, issued| issued.client_id != client_id);
+    }
+
+    fn lifetime_seconds(&self) -> u64 {
+        self.lifetime.as_secs()
+    }
+}
+
+/// The `client_id` of a `Basic` header, for the request log and the rate limiter.
+pub(crate) fn basic_client_id(headers: &HeaderMap) -> Option<String> {
+    basic_credentials(headers).map(|(id, _)| id)
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    let unescape = |part: &str| {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map_or_else(|| part.to_owned(), |(_, value)| value.into_owned())
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+/// An OAuth error body (`{error, error_description}`), not PingOne's management format.
+fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+    caller: Option<String>,
+) -> Response {
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(caller) = caller {
+        response.extensions_mut().insert(CallerId(caller));
+    }
+    response
+}
+
+/// Every client authentication failure answers the same: the reference captured this
+/// description for an auth-method mismatch; that a wrong secret (or an unknown, disabled or
+/// misplaced client) gets the same one is unverified, and it is what a careful server does not
+/// to reveal which part was wrong.
+fn invalid_client(caller: Option<String>) -> Response {
+    let description = format!(
+        "Request denied: Unsupported authentication method (Correlation ID: {})",
+        uuid::Uuid::new_v4()
+    );
+    let mut response = oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        &description,
+        caller,
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"PingOne\""),
+    );
+    response
+}
+
+/// `POST /{envID}/as/token`.
+pub(crate) async fn issue(
+    State(shared): State<Arc<Shared>>,
+    Path(environment_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request must be application/x-www-form-urlencoded.",
+            None,
+        );
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let basic = basic_credentials(&headers);
+    let posted = form
+        .get("client_id")
+        .map(|id| (id.clone(), form.get("client_secret").cloned()));
+    let claimed_id = basic
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or_else(|| posted.as_ref().map(|(id, _)| id.clone()));
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "The grant type is not supported.",
+                claimed_id,
+            );
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request is missing grant_type.",
+                claimed_id,
+            );
+        }
+    }
+    // The method actually used: Basic header, or id and secret in the form; both at once is
+    // more than one method, which RFC 6749 §2.3 forbids.
+    let (method, client_id, secret) = match (basic, posted) {
+        (Some((id, secret)), None) => ("CLIENT_SECRET_BASIC", id, secret),
+        (None, Some((id, Some(secret)))) => ("CLIENT_SECRET_POST", id, secret),
+        _ => return invalid_client(claimed_id),
+    };
+    let now = clock::now_ms();
+    let grants: Arc<[RoleAssignment]> = {
+        let mut state = shared.state();
+        let Some(app) = state.application_mut(&environment_id, &client_id) else {
+            return invalid_client(Some(client_id));
+        };
+        let acceptable = app.enabled()
+            && app.has_grant_type("CLIENT_CREDENTIALS")
+            && app.field_str("tokenEndpointAuthMethod") == Some(method);
+        if !acceptable {
+            return invalid_client(Some(client_id));
+        }
+        if app.secret == secret {
+            app.role_assignments.clone().into()
+        } else if app
+            .live_previous_secret(now)
+            .is_some_and(|previous| previous.secret == secret)
+        {
+            if let Some(previous) = app.previous_secret.as_mut() {
+                previous.last_used_ms = Some(now);
+            }
+            let grants = app.role_assignments.clone().into();
+            if let Err(error) = shared.persist(&state) {
+                return error.into_response();
+            }
+            grants
+        } else {
+            return invalid_client(Some(client_id));
+        }
+    };
+    let token = shared.tokens.issue(&client_id, grants);
+    let body = serde_json::json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": shared.tokens.lifetime_seconds(),
+    });
+    let mut response = axum::Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(CallerId(client_id));
+    response
+}
