@@ -482,6 +482,9 @@ fn a_fault_storm_ends_in_a_deadline_error_with_the_last_failure() {
     });
     let mut options = admin_options(&emulator);
     options.retry.deadline = Duration::from_millis(500);
+    // The emulator's 503s say `Retry-After: 1`; the cap keeps waits short enough for several
+    // attempts within the deadline.
+    options.retry.max_delay = Duration::from_millis(50);
     let client = Client::new(options).unwrap();
     let error = runtime().block_on(client.roles()).unwrap_err();
     match &error {
@@ -526,7 +529,7 @@ fn an_unreachable_host_is_a_transport_error() {
         },
     );
     options.retry = quick_retries();
-    options.retry.deadline = Duration::from_secs(5);
+    options.retry.deadline = Duration::from_secs(1);
     let client = Client::new(options).unwrap();
     let error = runtime().block_on(client.roles()).unwrap_err();
     assert!(
@@ -599,4 +602,40 @@ fn a_new_application_is_waited_for_but_a_foreign_404_fails_at_once() {
             "a 404 for an application this client did not create is final"
         );
     });
+}
+
+#[test]
+fn a_genuine_permission_error_fails_at_once_with_a_hint() {
+    let emulator = emulator(EmulatorOptions::default());
+    let env = emulator.info().environment_id.clone();
+    let admin = admin(&emulator);
+    let rt = runtime();
+    let (app, secret) = rt.block_on(async {
+        let app = admin
+            .create_application(&env, &worker_body("roleless"))
+            .await
+            .unwrap();
+        let secret = admin.application_secret(&env, app.id()).await.unwrap();
+        (app, secret)
+    });
+    let mut options = admin_options(&emulator);
+    options.credentials.client_id = app.id().to_owned();
+    options.credentials.client_secret = secret.secret;
+    let worker = Client::new(options).unwrap();
+    let error = rt.block_on(worker.applications(&env)).unwrap_err();
+    let api = error.api().expect("an API error");
+    assert_eq!(api.status, 403);
+    assert!(
+        error.to_string().contains("hint: the worker lacks a role"),
+        "{error}"
+    );
+    let calls = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.caller.as_deref() == Some(app.id()) && !is_token_request(r))
+        .count();
+    assert_eq!(
+        calls, 1,
+        "a worker without writes of its own does not wait out a 403"
+    );
 }

@@ -568,6 +568,60 @@ fn application_id(url: &Url) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn denial(status: StatusCode, message: &str, url: &Url) -> ApiError {
+        let body = json_body(message);
+        api_error(&Method::POST, url.path(), status, body.as_bytes())
+    }
+
+    fn json_body(message: &str) -> String {
+        serde_json::json!({"id": "x", "code": "ACCESS_FAILED", "message": message}).to_string()
+    }
+
+    #[test]
+    fn propagation_errors_are_only_waited_out_after_own_writes() {
+        use crate::client::{Client, ClientOptions, Credentials, Region, TokenAuthMethod};
+        let client = Client::new(ClientOptions::new(
+            Endpoints::for_region(Region::Na),
+            Credentials {
+                client_id: "c".into(),
+                client_secret: Secret::new("s"),
+                environment_id: "e".into(),
+                auth_method: TokenAuthMethod::ClientSecretBasic,
+            },
+        ))
+        .unwrap();
+        let inner = &client.inner;
+        let url = inner.api(&["environments", "e", "applications", "a1", "roleAssignments"]);
+        let url = url.unwrap();
+        let actor = "The actor attempting to perform the request is not authorized.";
+        let forbidden = denial(StatusCode::FORBIDDEN, actor, &url);
+        let missing = denial(StatusCode::NOT_FOUND, "not found", &url);
+        let waits = |error: &ApiError| {
+            matches!(inner.classify(error, &url, None), Retry::Propagation { .. })
+        };
+
+        assert!(
+            !waits(&forbidden) && !waits(&missing),
+            "no writes yet: fail fast"
+        );
+        inner.record_write(None);
+        assert!(waits(&forbidden), "a role was just granted");
+        assert!(!waits(&missing), "but a1 is not this client's application");
+        inner.record_write(Some("a1"));
+        assert!(waits(&missing));
+        inner.forget_app("a1");
+        assert!(!waits(&missing), "a deleted application's 404 is final");
+
+        let busy = denial(StatusCode::SERVICE_UNAVAILABLE, "busy", &url);
+        let after = Some(Duration::from_secs(2));
+        assert!(matches!(
+            inner.classify(&busy, &url, after),
+            Retry::Transient { retry_after } if retry_after == after
+        ));
+        let invalid = denial(StatusCode::BAD_REQUEST, "bad", &url);
+        assert!(matches!(inner.classify(&invalid, &url, None), Retry::Never));
+    }
+
     #[test]
     fn pingone_error_bodies_become_api_errors() {
         let body = br#"{"id":"e1","code":"ACCESS_FAILED","message":"You do not have access to this resource.","details":[{"code":"INVALID_TOKEN","target":"Authentication Credentials","message":"expired"}]}"#;

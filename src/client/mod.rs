@@ -128,8 +128,11 @@ pub struct ClientOptions {
     /// Make it unique per run, e.g. a UUID; at most 100 visible ASCII characters. Empty means
     /// the header is not sent.
     pub transaction_id: String,
-    /// `limit` asked of list reads (§2.3); `None` lets PingOne choose. The client follows
-    /// `_links.next` either way, so this only changes the number of pages.
+    /// `limit` asked of list reads (§2.3); `None` (the default) sends no `limit` and lets
+    /// PingOne choose. The client follows `_links.next` either way, so this only changes the
+    /// number of pages. PingOne's paging guide documents `limit`, but the spec declares no
+    /// query parameter for the applications list, so keep `None` against the real service
+    /// unless a page size is needed.
     pub page_size: Option<u32>,
 }
 
