@@ -8,7 +8,8 @@ use crate::client::{
 };
 use crate::config::{Config, LOCAL, Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
-use crate::error::{Error, ScriptError};
+use crate::error::{Error, Location, ScriptError};
+use crate::host::batch::BatchFailure;
 use crate::host::engine::{self, Sources};
 use crate::host::session::{Change, JournalEntry, PlannedGrant, Reads, Undo};
 use crate::host::{Mode, Session, primitives, render};
@@ -325,9 +326,13 @@ impl Runner<'_> {
                 ast.set_source(script.name.as_str());
                 engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
             });
-        match result {
-            Ok(value) => Ok(primitives::to_json(&value)),
-            Err(error) => Err(Box::new(render::render(
+        // Batched writes go out now: after a success, or after a failure so that everything
+        // asked for before the failing line is made (and can be rolled back) as if sent at once.
+        let flushed = session.flush();
+        match (result, flushed) {
+            (Ok(value), Ok(())) => Ok(primitives::to_json(&value)),
+            (Ok(_), Err(failure)) => Err(Box::new(batch_error(&failure, &script.name, &sources))),
+            (Err(error), _) => Err(Box::new(render::render(
                 *error,
                 &script.name,
                 &sources,
@@ -336,7 +341,31 @@ impl Runner<'_> {
         }
     }
 
+    /// Reads what nearly every recipe needs in one round trip after the token: the roles, the
+    /// target's applications and the acting worker's own assignments (for the pre-flight and
+    /// the organization id). A failure here is left for the primitive that needs the data to
+    /// report, with its script line.
+    fn prefetch(&self) {
+        let actor = &self.target.credentials;
+        let client = &self.client;
+        let (roles, applications, held) = self.runtime.block_on(async {
+            let roles = async {
+                match self.reads.known_roles() {
+                    Some(_) => None,
+                    None => client.roles().await.ok(),
+                }
+            };
+            tokio::join!(
+                roles,
+                client.applications(&self.target.environment_id),
+                client.role_assignments(&actor.environment_id, &actor.client_id),
+            )
+        });
+        self.reads.prefetched(roles, applications.ok(), held.ok());
+    }
+
     fn run_all(&self) -> RunResult {
+        self.prefetch();
         let plan = self.session(Mode::Plan, None);
         let outputs = match self.execute(&plan) {
             Ok(outputs) => outputs,
@@ -395,15 +424,22 @@ impl Runner<'_> {
     /// how PingOne's documented exceptions read ("you can assign the read-only variants of
     /// built-in roles that are assigned to you"); inferred, not verified. Being more lenient
     /// than PingOne only costs a clear error at write time, never a blocked legitimate run.
-    fn preflight(&self, grants: &[PlannedGrant], roles: &[crate::client::Role]) -> Result<(), String> {
+    fn preflight(
+        &self,
+        grants: &[PlannedGrant],
+        roles: &[crate::client::Role],
+    ) -> Result<(), String> {
         if grants.is_empty() {
             return Ok(());
         }
         let actor = &self.target.credentials;
-        let held = match self.runtime.block_on(
-            self.client
-                .role_assignments(&actor.environment_id, &actor.client_id),
-        ) {
+        let known = self.reads.actor_assignments().map(Ok);
+        let held = match known.unwrap_or_else(|| {
+            self.runtime.block_on(
+                self.client
+                    .role_assignments(&actor.environment_id, &actor.client_id),
+            )
+        }) {
             Ok(held) => held,
             // An actor that may not read its own assignments can still be allowed to grant;
             // PingOne enforces the rule at write time anyway.
@@ -500,11 +536,21 @@ impl Runner<'_> {
 }
 
 /// Is the role `held_id` the wanted role, or one whose permissions include all of its?
-fn at_least_as_strong(held_id: &str, wanted: &crate::client::Role, roles: &[crate::client::Role]) -> bool {
+fn at_least_as_strong(
+    held_id: &str,
+    wanted: &crate::client::Role,
+    roles: &[crate::client::Role],
+) -> bool {
     held_id == wanted.id
-        || roles.iter().find(|role| role.id == held_id).is_some_and(|held| {
-            wanted.permissions.iter().all(|permission| held.permissions.iter().any(|p| p.id == permission.id))
-        })
+        || roles
+            .iter()
+            .find(|role| role.id == held_id)
+            .is_some_and(|held| {
+                wanted
+                    .permissions
+                    .iter()
+                    .all(|permission| held.permissions.iter().any(|p| p.id == permission.id))
+            })
 }
 
 /// Does the actor's assignment at `held` let it grant at `wanted`? Organization covers all;
@@ -552,6 +598,27 @@ fn stale_plan(saved: &[Change], now: &[Change]) -> Option<String> {
         list(saved),
         list(now)
     ))
+}
+
+/// A batched write that failed at the end of the script, shown at the line that asked for it.
+fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptError {
+    let file = failure
+        .site
+        .source
+        .clone()
+        .unwrap_or_else(|| main.to_owned());
+    let location = (failure.site.line > 0).then(|| Location {
+        source_line: sources.line(&file, failure.site.line),
+        file,
+        line: failure.site.line,
+        column: failure.site.column,
+    });
+    ScriptError {
+        message: format!("{}: {}", failure.primitive, failure.error),
+        location,
+        called_from: Vec::new(),
+        hint: None,
+    }
 }
 
 fn plain_error(message: String) -> ScriptError {

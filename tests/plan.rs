@@ -88,7 +88,11 @@ fn plan_sends_no_write_for_any_recipe_fresh_or_provisioned() {
                 &after[before..]
             );
             let state = if provisioned { "provisioned" } else { "fresh" };
-            let shown = if output.code == Some(1) { &output.stderr } else { &output.stdout };
+            let shown = if output.code == Some(1) {
+                &output.stderr
+            } else {
+                &output.stdout
+            };
             insta::assert_snapshot!(format!("plan_{recipe}_{state}"), redact(shown, &emulator));
         }
     }

@@ -53,7 +53,10 @@ fn rolls_back(setup: &[&str], writes: &str, expected_undo: &[&str]) {
         ])
         .run()
         .failure()
-        .stderr_has(&["write_secret: cannot write missing-dir/app.secret", "rolled back"]);
+        .stderr_has(&[
+            "write_secret: cannot write missing-dir/app.secret",
+            "rolled back",
+        ]);
     for undo in expected_undo {
         assert!(
             output.stderr.contains(undo),

@@ -85,7 +85,12 @@ impl TokenStore {
 
     /// Every live token, for tests that prove no token leaks into a tool's output.
     pub(crate) fn issued(&self) -> Vec<String> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
     }
 
     fn lifetime_seconds(&self) -> u64 {

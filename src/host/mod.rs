@@ -1,6 +1,7 @@
 //! The Rhai host: the engine, the primitives it registers, the per-run session and how script
 //! errors are shown.
 
+pub mod batch;
 pub mod engine;
 pub mod primitives;
 pub mod render;

@@ -4,14 +4,15 @@
 //! Every write is decided from a read first, so a rerun converges and sends no write when
 //! nothing differs (the primitives are idempotent by design).
 
+use super::batch::{CallSite, Operation};
 use super::session::{
-    AppHandle, Change, KNOWN_AFTER_APPLY, Mode, PlannedGrant, PrimitiveResult, Session, Undo,
-    usage_failure,
+    AppHandle, Change, KNOWN_AFTER_APPLY, Mode, PENDING, PlannedGrant, PrimitiveResult, Session,
+    Undo, usage_failure,
 };
 use crate::client::{
     Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
 };
-use rhai::{Array, Dynamic, Engine, FuncRegistration, Map};
+use rhai::{Array, Dynamic, Engine, FuncRegistration, Map, NativeCallContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -97,9 +98,8 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "organization() -> Scope",
         "The organization that owns the target environment, as a role scope.",
         move || -> PrimitiveResult<ScopeRef> {
-            let env = s.environment("organization")?;
             Ok(ScopeRef {
-                id: env.organization.id,
+                id: s.organization_id("organization")?,
                 kind: ScopeType::Organization,
             })
         },
@@ -181,7 +181,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
          Adopts the single existing one with that name and type (updating its description if it\n\
          differs); otherwise creates it disabled, with `assignActorRoles: false` so it inherits no\n\
          roles. More than one match is an error naming their ids.",
-        move |spec: Map| create_app(&s, &spec),
+        move |ctx: NativeCallContext, spec: Map| create_app(&s, CallSite::of(&ctx), &spec),
     );
 
     let s = session.clone();
@@ -199,7 +199,9 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "Ensures the application holds the role (exact API name) at the scope. No-op when it\n\
          already does, or holds it at a broader scope. An unknown role, or a scope the role does\n\
          not accept, is an error naming the valid choices.",
-        move |app: AppHandle, role: &str, scope: ScopeRef| grant_role(&s, app, role, &scope),
+        move |ctx: NativeCallContext, app: AppHandle, role: &str, scope: ScopeRef| {
+            grant_role(&s, CallSite::of(&ctx), app, role, &scope)
+        },
     );
 
     let s = session.clone();
@@ -208,7 +210,9 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "revoke_role(app: App, role: String, scope: Scope) -> App",
         "Ensures the application does not hold the role at exactly that scope. No-op when it\n\
          does not.",
-        move |app: AppHandle, role: &str, scope: ScopeRef| revoke_role(&s, app, role, &scope),
+        move |ctx: NativeCallContext, app: AppHandle, role: &str, scope: ScopeRef| {
+            revoke_role(&s, CallSite::of(&ctx), app, role, &scope)
+        },
     );
 
     let s = session.clone();
@@ -227,7 +231,9 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "Sets the token endpoint auth method: NONE, CLIENT_SECRET_BASIC, CLIENT_SECRET_POST,\n\
          PRIVATE_KEY_JWT or CLIENT_SECRET_JWT. Full-body PUT of the current state; no-op when\n\
          already so.",
-        move |app: AppHandle, method: &str| set_auth_method(&s, app, method),
+        move |ctx: NativeCallContext, app: AppHandle, method: &str| {
+            set_auth_method(&s, CallSite::of(&ctx), app, method)
+        },
     );
 
     let s = session.clone();
@@ -235,7 +241,12 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         &mut r,
         "enable(app: App) -> App",
         "Enables the application (full-body PUT); no-op when already enabled.",
-        move |app: AppHandle| set_enabled(&s, app, true),
+        move |ctx: NativeCallContext, app: AppHandle| set_enabled(
+            &s,
+            CallSite::of(&ctx),
+            app,
+            true
+        ),
     );
 
     let s = session.clone();
@@ -243,7 +254,12 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         &mut r,
         "disable(app: App) -> App",
         "Disables the application (full-body PUT); no-op when already disabled.",
-        move |app: AppHandle| set_enabled(&s, app, false),
+        move |ctx: NativeCallContext, app: AppHandle| set_enabled(
+            &s,
+            CallSite::of(&ctx),
+            app,
+            false
+        ),
     );
 
     let s = session.clone();
@@ -295,6 +311,8 @@ fn app_secret(session: &Session, app: &AppHandle) -> PrimitiveResult<ScriptSecre
             application,
         });
     }
+    // A secret read comes after every write the script asked for before it.
+    session.flush_for_script()?;
     let secret = session.call(
         "app_secret",
         session
@@ -599,7 +617,7 @@ fn spec_string(spec: &Map, key: &str) -> PrimitiveResult<Option<String>> {
     }
 }
 
-fn create_app(session: &Session, spec: &Map) -> PrimitiveResult<AppHandle> {
+fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<AppHandle> {
     const KEYS: [&str; 3] = ["name", "description", "type"];
     if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
         return Err(usage_failure(
@@ -630,7 +648,7 @@ fn create_app(session: &Session, spec: &Map) -> PrimitiveResult<AppHandle> {
             tracing::info!("adopting application {name:?} ({})", existing.id());
             let from = existing.snapshot().description().to_owned();
             if from != description {
-                update_app(session, "create_app", existing, |app| {
+                update_app(session, "create_app", site, existing, |app| {
                     app.set("description", Value::String(description.clone()));
                     format!("description {from:?} -> {description:?} on {name:?}")
                 })?;
@@ -688,31 +706,27 @@ fn create_app(session: &Session, spec: &Map) -> PrimitiveResult<AppHandle> {
 /// and clears whatever a PUT omits, API-REFERENCE §2.2).
 fn update_app(
     session: &Session,
-    primitive: &str,
+    primitive: &'static str,
+    site: CallSite,
     app: &AppHandle,
     change: impl FnOnce(&mut Application) -> String,
 ) -> PrimitiveResult<()> {
     let previous = app.snapshot();
     let mut next = previous.clone();
     let detail = change(&mut next);
-    let env = app.environment_id.clone();
-    let request = format!("PUT /environments/{env}/applications/{}", app.id());
-    let undo = Undo::Restore {
-        environment_id: env.clone(),
+    let request = format!(
+        "PUT /environments/{}/applications/{}",
+        app.environment_id,
+        app.id()
+    );
+    let operation = Operation::Update {
+        app: app.clone(),
         previous: Box::new(previous),
-        detail: detail.clone(),
     };
-    let written = session.write(
-        primitive,
-        Change::new("update", "application", app.id(), detail),
-        request,
-        || {
-            let updated =
-                session.call(primitive, session.client().update_application(&env, &next))?;
-            Ok((updated, None, undo))
-        },
-    )?;
-    app.replace(written.unwrap_or(next));
+    // The state changes here in both passes; the apply pass sends it with the next flush.
+    app.replace(next);
+    let change = Change::new("update", "application", app.id(), detail);
+    session.defer(primitive, change, request, site, operation)?;
     Ok(())
 }
 
@@ -766,6 +780,7 @@ fn covers(held: &ScopeRef, wanted: &ScopeRef) -> bool {
 
 fn grant_role(
     session: &Session,
+    site: CallSite,
     app: AppHandle,
     role_name: &str,
     scope: &ScopeRef,
@@ -829,43 +844,30 @@ fn grant_role(
         scope.id,
         app.name()
     );
-    let change = Change::new(
-        "grant",
-        "role_assignment",
-        KNOWN_AFTER_APPLY,
-        detail.clone(),
-    );
+    let change = Change::new("grant", "role_assignment", KNOWN_AFTER_APPLY, detail);
     let request = format!("POST /environments/{env}/applications/{app_id}/roleAssignments");
-    let granted = session.write("grant_role", change, request, || {
-        let granted = session.call(
-            "grant_role",
-            session
-                .client()
-                .create_role_assignment(&env, &app_id, &role.id, scope),
-        )?;
-        let undo = Undo::Revoke {
-            environment_id: env.clone(),
-            application_id: app_id.clone(),
-            assignment_id: granted.id.clone(),
-            detail: detail.clone(),
-        };
-        let id = granted.id.clone();
-        Ok((granted, Some(id), undo))
-    })?;
-    assignments.push(granted.unwrap_or_else(|| RoleAssignment {
-        id: KNOWN_AFTER_APPLY.into(),
+    let operation = Operation::Grant {
+        environment_id: env,
+        application_id: app_id.clone(),
+        role_id: role.id.clone(),
+        scope: scope.clone(),
+    };
+    let queued = session.defer("grant_role", change, request, site, operation)?;
+    assignments.push(RoleAssignment {
+        id: if queued { PENDING } else { KNOWN_AFTER_APPLY }.into(),
         role: IdRef {
             id: role.id.clone(),
         },
         scope: scope.clone(),
         read_only: false,
-    }));
+    });
     session.set_assignments(&app_id, assignments);
     Ok(app)
 }
 
 fn revoke_role(
     session: &Session,
+    site: CallSite,
     app: AppHandle,
     role_name: &str,
     scope: &ScopeRef,
@@ -887,32 +889,19 @@ fn revoke_role(
         scope.id,
         app.name()
     );
-    let change = Change::new(
-        "revoke",
-        "role_assignment",
-        assignment.id.clone(),
-        detail.clone(),
-    );
+    let change = Change::new("revoke", "role_assignment", assignment.id.clone(), detail);
     let request = format!(
         "DELETE /environments/{env}/applications/{app_id}/roleAssignments/{}",
         assignment.id
     );
-    session.write("revoke_role", change, request, || {
-        session.call(
-            "revoke_role",
-            session
-                .client()
-                .delete_role_assignment(&env, &app_id, &assignment.id),
-        )?;
-        let undo = Undo::Regrant {
-            environment_id: env.clone(),
-            application_id: app_id.clone(),
-            role_id: role.id.clone(),
-            scope: scope.clone(),
-            detail: detail.clone(),
-        };
-        Ok(((), None, undo))
-    })?;
+    let operation = Operation::Revoke {
+        environment_id: env,
+        application_id: app_id.clone(),
+        assignment_id: assignment.id,
+        role_id: role.id.clone(),
+        scope: scope.clone(),
+    };
+    session.defer("revoke_role", change, request, site, operation)?;
     session.set_assignments(&app_id, assignments);
     Ok(app)
 }
@@ -938,7 +927,12 @@ fn role_assignments(session: &Session, app: &AppHandle) -> PrimitiveResult<Array
         .collect())
 }
 
-fn set_auth_method(session: &Session, app: AppHandle, method: &str) -> PrimitiveResult<AppHandle> {
+fn set_auth_method(
+    session: &Session,
+    site: CallSite,
+    app: AppHandle,
+    method: &str,
+) -> PrimitiveResult<AppHandle> {
     let method: TokenAuthMethod = method.parse().map_err(|_| {
         usage_failure(
             "set_auth_method",
@@ -953,7 +947,7 @@ fn set_auth_method(session: &Session, app: AppHandle, method: &str) -> Primitive
         return Ok(app);
     }
     let name = app.name();
-    update_app(session, "set_auth_method", &app, |next| {
+    update_app(session, "set_auth_method", site, &app, |next| {
         next.set(
             "tokenEndpointAuthMethod",
             Value::String(method.as_str().into()),
@@ -963,13 +957,18 @@ fn set_auth_method(session: &Session, app: AppHandle, method: &str) -> Primitive
     Ok(app)
 }
 
-fn set_enabled(session: &Session, app: AppHandle, enabled: bool) -> PrimitiveResult<AppHandle> {
+fn set_enabled(
+    session: &Session,
+    site: CallSite,
+    app: AppHandle,
+    enabled: bool,
+) -> PrimitiveResult<AppHandle> {
     if app.snapshot().enabled() == enabled {
         return Ok(app);
     }
     let primitive = if enabled { "enable" } else { "disable" };
     let name = app.name();
-    update_app(session, primitive, &app, |next| {
+    update_app(session, primitive, site, &app, |next| {
         next.set("enabled", Value::Bool(enabled));
         format!("{primitive} {name:?}")
     })?;

@@ -26,6 +26,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::batch::{Batch, BatchFailure, CallSite, Operation, Queued};
+
 /// What a run does with the writes its primitives decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -103,6 +105,9 @@ impl Change {
 
 /// The id a plan gives to a resource it would create.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// The id of a grant the apply pass has queued but not sent yet.
+pub const PENDING: &str = "(pending)";
 
 /// How to undo a write, for `--rollback-on-failure`.
 #[derive(Debug, Clone)]
@@ -230,9 +235,39 @@ pub struct Reads {
     roles: Mutex<Option<Arc<Vec<Role>>>>,
     applications: Mutex<Option<Vec<Application>>>,
     assignments: Mutex<HashMap<String, Vec<RoleAssignment>>>,
+    actor_assignments: Mutex<Option<Vec<RoleAssignment>>>,
 }
 
 impl Reads {
+    /// Stores what a prefetch read (see [`crate::run`]): the roles, the target's applications
+    /// and the acting worker's own role assignments.
+    pub fn prefetched(
+        &self,
+        roles: Option<Vec<Role>>,
+        applications: Option<Vec<Application>>,
+        actor_assignments: Option<Vec<RoleAssignment>>,
+    ) {
+        if let Some(roles) = roles {
+            lock(&self.roles).get_or_insert_with(|| Arc::new(roles));
+        }
+        if let Some(applications) = applications {
+            lock(&self.applications).get_or_insert(applications);
+        }
+        if let Some(held) = actor_assignments {
+            lock(&self.actor_assignments).get_or_insert(held);
+        }
+    }
+
+    /// The built-in roles, when already read.
+    pub fn known_roles(&self) -> Option<Arc<Vec<Role>>> {
+        lock(&self.roles).clone()
+    }
+
+    /// The acting worker's role assignments, when already read.
+    pub fn actor_assignments(&self) -> Option<Vec<RoleAssignment>> {
+        lock(&self.actor_assignments).clone()
+    }
+
     /// A cache that starts with the built-in roles already known (they are the same for every
     /// environment of a region).
     pub fn with_roles(roles: Option<Arc<Vec<Role>>>) -> Self {
@@ -273,6 +308,7 @@ pub struct Session {
     expected: Mutex<Option<VecDeque<Change>>>,
     journal: Mutex<Vec<JournalEntry>>,
     grants: Mutex<Vec<PlannedGrant>>,
+    batch: Batch,
 }
 
 /// A failure inside a primitive, as scripts see it (`catch (e)` gets the map).
@@ -303,6 +339,7 @@ impl Session {
             expected: Mutex::new(expected.map(VecDeque::from)),
             journal: Mutex::default(),
             grants: Mutex::default(),
+            batch: Batch::default(),
         }
     }
 
@@ -374,25 +411,8 @@ impl Session {
             lock(&self.changes).push(change);
             return Ok(None);
         }
-        if let Some(expected) = lock(&self.expected).as_mut() {
-            match expected.pop_front() {
-                Some(planned) if planned.admits(&change) => {}
-                planned => {
-                    let planned = planned.map_or("no further change".to_owned(), |p| {
-                        format!("{} {}", p.symbol(), p.detail)
-                    });
-                    return Err(usage_failure(
-                        primitive,
-                        format!(
-                            "refusing to write: the plan says `{planned}` next, but the live state now \
-                             leads to `{} {}`; nothing further was sent — plan again",
-                            change.symbol(),
-                            change.detail
-                        ),
-                    ));
-                }
-            }
-        }
+        self.check_planned(primitive, &change)?;
+        self.flush_for_script()?;
         let started = Instant::now();
         let result = send();
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -425,6 +445,94 @@ impl Session {
         }
     }
 
+    /// In an apply pass, refuses a write that is not the next planned change.
+    fn check_planned(&self, primitive: &str, change: &Change) -> PrimitiveResult<()> {
+        if let Some(expected) = lock(&self.expected).as_mut() {
+            match expected.pop_front() {
+                Some(planned) if planned.admits(change) => {}
+                planned => {
+                    let planned = planned.map_or("no further change".to_owned(), |p| {
+                        format!("{} {}", p.symbol(), p.detail)
+                    });
+                    return Err(usage_failure(
+                        primitive,
+                        format!(
+                            "refusing to write: the plan says `{planned}` next, but the live state now \
+                             leads to `{} {}`; nothing further was sent — plan again",
+                            change.symbol(),
+                            change.detail
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes one write that may be batched (see [`super::batch`]). In a plan, records `change`
+    /// and returns false. In an apply, checks it against the plan and queues it; it is sent
+    /// by the next flush.
+    pub fn defer(
+        &self,
+        primitive: &'static str,
+        change: Change,
+        request: String,
+        site: CallSite,
+        operation: Operation,
+    ) -> PrimitiveResult<bool> {
+        if self.mode == Mode::Plan {
+            tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
+            lock(&self.changes).push(change);
+            return Ok(false);
+        }
+        self.check_planned(primitive, &change)?;
+        self.batch.push(Queued {
+            primitive,
+            change,
+            request,
+            site,
+            operation,
+        });
+        Ok(true)
+    }
+
+    /// Sends every queued write; the first failure, if any.
+    pub fn flush(&self) -> Result<(), BatchFailure> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let flushed = self.runtime.block_on(self.batch.flush(&self.client));
+        lock(&self.journal).extend(flushed.journal);
+        lock(&self.changes).extend(flushed.changes);
+        let mut view = lock(&self.view);
+        for (app_id, granted) in flushed.granted {
+            if let Some(assignments) = view.assignments.get_mut(&app_id)
+                && let Some(pending) = assignments.iter_mut().find(|a| {
+                    a.id == PENDING && a.role.id == granted.role.id && a.scope == granted.scope
+                })
+            {
+                *pending = granted;
+            }
+        }
+        drop(view);
+        flushed.failure.map_or(Ok(()), Err)
+    }
+
+    /// [`Session::flush`] for a primitive: the failure as a script error naming where the
+    /// failed write was asked for.
+    pub fn flush_for_script(&self) -> PrimitiveResult<()> {
+        self.flush().map_err(|failure| {
+            let site = match (&failure.site.source, failure.site.line) {
+                (_, 0) => String::new(),
+                (Some(source), line) => {
+                    format!(" (asked for at {source}:{line}:{})", failure.site.column)
+                }
+                (None, line) => format!(" (asked for at line {line}:{})", failure.site.column),
+            };
+            api_failure(&format!("{}{site}", failure.primitive), &failure.error)
+        })
+    }
+
     /// Notes a grant for the pre-flight check (plan pass only).
     pub fn note_grant(&self, grant: PlannedGrant) {
         if self.mode == Mode::Plan {
@@ -440,6 +548,26 @@ impl Session {
         let env = self.call(primitive, self.client.environment(&self.environment_id))?;
         *lock(&self.reads.environment) = Some(env.clone());
         Ok(env)
+    }
+
+    /// The id of the organization that owns the target environment. An organization-scoped
+    /// role assignment of the acting worker names it (a worker acts only inside its own
+    /// organization), which saves reading the environment; otherwise the environment says.
+    pub fn organization_id(&self, primitive: &str) -> PrimitiveResult<String> {
+        if let Some(env) = lock(&self.reads.environment).as_ref() {
+            return Ok(env.organization.id.clone());
+        }
+        let from_actor = lock(&self.reads.actor_assignments)
+            .as_ref()
+            .and_then(|held| {
+                held.iter()
+                    .find(|a| a.scope.kind == crate::client::ScopeType::Organization)
+                    .map(|a| a.scope.id.clone())
+            });
+        match from_actor {
+            Some(id) => Ok(id),
+            None => Ok(self.environment(primitive)?.organization.id),
+        }
     }
 
     /// The built-in roles, read once per run (or fleet).

@@ -230,13 +230,24 @@ fn token(
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            (status, retry_after, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                retry_after,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         });
         match status {
-            200 => return Ok(body["access_token"].as_str().expect("access_token").to_owned()),
+            200 => {
+                return Ok(body["access_token"]
+                    .as_str()
+                    .expect("access_token")
+                    .to_owned());
+            }
             // Injected faults and rate limits: wait as told, then try again.
             429 | 500 | 502 | 503 => {
-                std::thread::sleep(retry_after.map_or(Duration::from_millis(50), Duration::from_secs));
+                std::thread::sleep(
+                    retry_after.map_or(Duration::from_millis(50), Duration::from_secs),
+                );
             }
             _ => return Err(status),
         }
