@@ -83,6 +83,16 @@ impl TokenStore {
             .retain(|_, issued| issued.client_id != client_id);
     }
 
+    /// Every live token, for tests that prove no token leaks into a tool's output.
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     fn lifetime_seconds(&self) -> u64 {
         self.lifetime.as_secs()
     }
