@@ -171,3 +171,17 @@ fn the_spec_validator_rejects_a_body_that_drifts_from_the_spec() {
         "id must be a uuid"
     );
 }
+
+#[test]
+fn a_bad_page_size_or_cursor_is_invalid_data() {
+    let h = Harness::start();
+    for (query, target) in [
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-ours", "cursor"),
+    ] {
+        let reply = h.get(&h.apps(&format!("?{query}")), &h.admin);
+        reply.expect_error(400, "INVALID_DATA");
+        assert_eq!(reply.detail()["target"], target, "{query}");
+    }
+}

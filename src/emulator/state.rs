@@ -42,8 +42,12 @@ pub(crate) struct State {
     pub(crate) bootstrap_client_id: String,
     /// Orders applications and role assignments for stable pages.
     pub(crate) next_sequence: u64,
+    /// Role id → index in [`BUILT_IN_ROLES`]; rebuilt on load.
     #[serde(skip)]
     role_index: HashMap<String, usize>,
+    /// Environment id → index in `environments`; every request looks one up.
+    #[serde(skip)]
+    environment_index: HashMap<String, usize>,
 }
 
 /// The one organization.
@@ -176,6 +180,7 @@ impl State {
             bootstrap_client_id: String::new(),
             next_sequence: 0,
             role_index: HashMap::new(),
+            environment_index: HashMap::new(),
         };
         state.reindex();
         state.seed_bootstrap_worker(now);
@@ -244,6 +249,12 @@ impl State {
             .enumerate()
             .map(|(i, id)| (id.clone(), i))
             .collect();
+        self.environment_index = self
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, environment)| (environment.id.clone(), i))
+            .collect();
     }
 
     /// Whether a loaded state is usable.
@@ -259,9 +270,9 @@ impl State {
     }
 
     pub(crate) fn environment(&self, id: &str) -> Option<&Environment> {
-        self.environments
-            .iter()
-            .find(|environment| environment.id == id)
+        self.environment_index
+            .get(id)
+            .and_then(|&index| self.environments.get(index))
     }
 
     /// The built-in role with this id.
