@@ -85,7 +85,9 @@ fn a_body_that_is_not_json_is_415_and_broken_json_is_400() {
 fn a_huge_body_is_400_size_limit_exceeded() {
     let h = Harness::start();
     let mut body = worker_body("huge");
-    body["description"] = json!("x".repeat(2 * 1024 * 1024));
+    // Just over the 256 KiB cap: far larger bodies are refused before they are sent whole,
+    // which the client sees as a broken pipe rather than an answer.
+    body["description"] = json!("x".repeat(257 * 1024));
     let reply = h.post(&h.apps(""), &h.admin, &body);
     reply.expect_error(400, "INVALID_DATA");
     assert_eq!(reply.detail()["code"], "SIZE_LIMIT_EXCEEDED");
@@ -168,4 +170,18 @@ fn the_spec_validator_rejects_a_body_that_drifts_from_the_spec() {
         !spec().is_valid("com.pingidentity.ApiErrorResponse.404", &error),
         "id must be a uuid"
     );
+}
+
+#[test]
+fn a_bad_page_size_or_cursor_is_invalid_data() {
+    let h = Harness::start();
+    for (query, target) in [
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-ours", "cursor"),
+    ] {
+        let reply = h.get(&h.apps(&format!("?{query}")), &h.admin);
+        reply.expect_error(400, "INVALID_DATA");
+        assert_eq!(reply.detail()["target"], target, "{query}");
+    }
 }

@@ -136,6 +136,42 @@ fn a_client_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
 }
 
 #[test]
+fn token_requests_with_form_credentials_count_against_their_own_client() {
+    // Three a second: enough for the admin's token, create and secret read.
+    let h = Harness::with_options(EmulatorOptions {
+        rate_limit: Some(3),
+        ..EmulatorOptions::default()
+    });
+    let mut body = worker_body("form-client");
+    body["tokenEndpointAuthMethod"] = serde_json::json!("CLIENT_SECRET_POST");
+    let id = h.create_app(&h.admin, &body)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = h.secret_of(&id);
+    let request = || {
+        h.http.send(|client| {
+            client.post(h.token_url(&h.env())).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+        })
+    };
+    assert_eq!(request().status, 200);
+    let limited = poll(Duration::from_secs(5), || {
+        let reply = request();
+        (reply.status != 200).then_some(reply)
+    });
+    limited.expect_error(429, "REQUEST_LIMITED");
+    let last = h.emulator.requests().pop().unwrap();
+    assert_eq!(
+        (last.status, last.caller.as_deref()),
+        (429, Some(id.as_str()))
+    );
+}
+
+#[test]
 fn with_every_request_faulty_management_calls_fail_in_pingone_format_but_control_calls_do_not() {
     let h = Harness::with_options(EmulatorOptions {
         fault_rate: 1.0,

@@ -452,6 +452,16 @@ fn an_application_owner_sees_and_manages_only_its_application() {
     assert_eq!(ids, vec![owned.clone()]);
     h.post(&h.apps(""), &token, &crate::support::worker_body("x"))
         .expect_error(403, "ACCESS_FAILED");
+
+    // Deleting the application takes the roles held over it along.
+    assert_eq!(
+        h.delete(&h.apps(&format!("/{owned}")), &h.admin).status,
+        204
+    );
+    let left = h
+        .get(&h.apps(&format!("/{owner}/roleAssignments")), &h.admin)
+        .expect_list("roleAssignments", "RoleAssignment");
+    assert_eq!(left["count"], 0);
 }
 
 #[test]

@@ -219,10 +219,8 @@ fn validate(body: &Map<String, Value>, is_create: bool) -> ApiResult<Application
         details.push(ErrorDetail::invalid("name", "name must not be blank"));
     }
     match fields.get("protocol").and_then(Value::as_str) {
-        Some("OPENID_CONNECT") if !fields.contains_key("tokenEndpointAuthMethod") => {
-            if present("tokenEndpointAuthMethod").is_none() {
-                details.push(ErrorDetail::required("tokenEndpointAuthMethod"));
-            }
+        Some("OPENID_CONNECT") if present("tokenEndpointAuthMethod").is_none() => {
+            details.push(ErrorDetail::required("tokenEndpointAuthMethod"));
         }
         // The emulator models OIDC applications only (the recipe's worker apps); a SAML or
         // WS-Fed app would need fields it does not keep.
@@ -475,8 +473,8 @@ pub(crate) async fn update(
     Ok(Json(body))
 }
 
-/// `DELETE /environments/{envID}/applications/{appID}` → 204; its role assignments and tokens
-/// go with it.
+/// `DELETE /environments/{envID}/applications/{appID}` → 204; its role assignments, the roles
+/// held over it and its tokens go with it.
 pub(crate) async fn delete(
     SharedState(shared): SharedState<Arc<Shared>>,
     caller: Caller,
@@ -493,6 +491,12 @@ pub(crate) async fn delete(
             permission::DELETE_APPLICATION,
         )?;
         state.applications.remove(&application_id);
+        // Roles held over the application (Application Owner) go with it.
+        let scope = Scope::application(&application_id);
+        for app in state.applications.values_mut() {
+            app.role_assignments
+                .retain(|assignment| assignment.scope != scope);
+        }
         shared.persist(&state)?;
     }
     shared.tokens.revoke_client(&application_id);

@@ -206,6 +206,12 @@ impl Emulator {
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests()
     }
+
+    /// Every access token issued and still live, so that tests can search a tool's output
+    /// for them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens.issued()
+    }
 }
 
 impl Drop for Emulator {

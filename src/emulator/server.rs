@@ -76,6 +76,14 @@ impl Shared {
         }
     }
 
+    /// 429 `REQUEST_LIMITED` when the client `key` is over `--rate-limit`.
+    pub(crate) fn check_rate_limit(&self, key: &str) -> Result<(), ApiError> {
+        match &self.rate_limiter {
+            Some(limiter) => limiter.check(key).map_err(ApiError::rate_limited),
+            None => Ok(()),
+        }
+    }
+
     /// An absolute URL on this emulator.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
@@ -126,17 +134,24 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/environments/{env}/applications/{app}/roleAssignments/{assignment}",
             get(role_assignments::read).delete(role_assignments::delete),
         );
-    Router::new()
+    let routes = Router::new()
         .nest("/v1", management)
         .route("/{env}/as/token", post(token::issue))
         .route("/_emulator/requests", get(read_request_log))
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(CatchPanicLayer::custom(errors::panic_response))
-        .layer(middleware::from_fn(pingone_errors_only))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    with_pingone_errors(routes)
         .layer(middleware::from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
+}
+
+/// A panicking handler answers 500 `UNEXPECTED_ERROR`, and no error leaves without a PingOne
+/// body.
+fn with_pingone_errors<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(middleware::from_fn(pingone_errors_only))
 }
 
 /// `GET /_emulator/requests`: the request log, for tests and for humans.
@@ -223,13 +238,13 @@ async fn gate(
         .as_ref()
         .map(|caller| caller.client_id.clone())
         .or_else(|| token::basic_client_id(request.headers()));
-    if let Some(limiter) = &shared.rate_limiter {
+    // A token request with its client id in the form is limited by the token endpoint, once
+    // it has read the form and so knows the client.
+    let limited_later = caller_id.is_none() && token::is_token_path(path);
+    if !limited_later {
         let key = rate_limit_key(caller_id.as_deref(), request.headers());
-        if let Err(retry_after) = limiter.check(&key) {
-            return with_caller(
-                ApiError::rate_limited(retry_after).into_response(),
-                caller_id,
-            );
+        if let Err(error) = shared.check_rate_limit(&key) {
+            return with_caller(error.into_response(), caller_id);
         }
     }
     if is_management {
@@ -269,4 +284,49 @@ fn with_caller(mut response: Response, caller_id: Option<String>) -> Response {
         response.extensions_mut().insert(CallerId(id));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt;
+
+    async fn answer(router: Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let request = axum::http::Request::get(uri).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_unexpected_error() {
+        let router = with_pingone_errors(Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("a handler bug");
+                }
+                "unreachable"
+            }),
+        ));
+        let (status, body) = answer(router, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "UNEXPECTED_ERROR");
+    }
+
+    #[tokio::test]
+    async fn a_bare_error_status_gets_a_pingone_body() {
+        let router = with_pingone_errors(Router::new().route(
+            "/teapot",
+            get(|| async { (StatusCode::NOT_FOUND, "plain text") }),
+        ));
+        let (status, body) = answer(router, "/teapot").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["code"], "NOT_FOUND");
+    }
 }

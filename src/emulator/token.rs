@@ -83,9 +83,26 @@ impl TokenStore {
             .retain(|_, issued| issued.client_id != client_id);
     }
 
+    /// Every live token, for tests that prove no token leaks into a tool's output.
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     fn lifetime_seconds(&self) -> u64 {
         self.lifetime.as_secs()
     }
+}
+
+/// Whether a path is a token endpoint (`/{envID}/as/token`).
+pub(crate) fn is_token_path(path: &str) -> bool {
+    path.strip_suffix("/as/token")
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|environment| !environment.is_empty() && !environment.contains('/'))
 }
 
 /// The `client_id` of a `Basic` header, for the request log and the rate limiter.
@@ -178,6 +195,16 @@ pub(crate) async fn issue(
         .as_ref()
         .map(|(id, _)| id.clone())
         .or_else(|| posted.as_ref().map(|(id, _)| id.clone()));
+    if basic.is_none() {
+        let key = claimed_id.as_deref().unwrap_or("anonymous");
+        if let Err(error) = shared.check_rate_limit(key) {
+            let mut response = error.into_response();
+            if let Some(caller) = claimed_id {
+                response.extensions_mut().insert(CallerId(caller));
+            }
+            return response;
+        }
+    }
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some(_) => {
@@ -246,4 +273,33 @@ pub(crate) async fn issue(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.extensions_mut().insert(CallerId(client_id));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_paths_are_one_segment_then_as_token() {
+        assert!(is_token_path("/0b7a4e1c/as/token"));
+        assert!(!is_token_path("/as/token"));
+        assert!(!is_token_path("/v1/environments/x/as/token"));
+        assert!(!is_token_path("/x/as/token/more"));
+    }
+
+    #[test]
+    fn basic_credentials_are_base64_of_form_encoded_parts() {
+        let mut headers = HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%3Aid:s%2Bcret");
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Basic {encoded}").parse().unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("my:id".to_owned(), "s+cret".to_owned()))
+        );
+        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(basic_credentials(&headers), None);
+    }
 }
