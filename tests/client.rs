@@ -463,7 +463,7 @@ fn rate_limiting_is_waited_out_as_retry_after_says() {
     });
     let client = admin(&emulator);
     runtime().block_on(async {
-        for _ in 0..6 {
+        for _ in 0..8 {
             client.roles().await.unwrap();
         }
     });
@@ -481,7 +481,7 @@ fn a_fault_storm_ends_in_a_deadline_error_with_the_last_failure() {
         ..Default::default()
     });
     let mut options = admin_options(&emulator);
-    options.retry.deadline = Duration::from_millis(500);
+    options.retry.deadline = Duration::from_secs(1);
     // The emulator's 503s say `Retry-After: 1`; the cap keeps waits short enough for several
     // attempts within the deadline.
     options.retry.max_delay = Duration::from_millis(50);
@@ -529,7 +529,8 @@ fn an_unreachable_host_is_a_transport_error() {
         },
     );
     options.retry = quick_retries();
-    options.retry.deadline = Duration::from_secs(1);
+    // Short, but with room for the four connection attempts on a busy machine.
+    options.retry.deadline = Duration::from_secs(5);
     let client = Client::new(options).unwrap();
     let error = runtime().block_on(client.roles()).unwrap_err();
     assert!(
@@ -552,7 +553,9 @@ fn an_unreachable_host_is_a_transport_error() {
 #[test]
 fn a_new_application_is_waited_for_but_a_foreign_404_fails_at_once() {
     let emulator = emulator(EmulatorOptions {
-        propagation_delay: Duration::from_millis(300),
+        // Long enough that the grant is surely tried before the app is visible, even on a
+        // busy machine; the client's window (10 s) outlasts it.
+        propagation_delay: Duration::from_secs(1),
         ..Default::default()
     });
     let env = emulator.info().environment_id.clone();
