@@ -433,28 +433,28 @@ impl Runner<'_> {
             return Ok(());
         }
         let actor = &self.target.credentials;
-        let known = self.reads.actor_assignments().map(Ok);
-        let held = match known.unwrap_or_else(|| {
-            self.runtime.block_on(
+        let held = match self.reads.actor_assignments() {
+            Some(held) => held,
+            None => match self.runtime.block_on(
                 self.client
                     .role_assignments(&actor.environment_id, &actor.client_id),
-            )
-        }) {
-            Ok(held) => held,
-            // An actor that may not read its own assignments can still be allowed to grant;
-            // PingOne enforces the rule at write time anyway.
-            Err(ClientError::Api(error)) if matches!(error.status, 403 | 404) => {
-                tracing::warn!(
-                    "pre-flight skipped: the acting worker cannot read its own role assignments ({})",
-                    error.status
-                );
-                return Ok(());
-            }
-            Err(error) => {
-                return Err(format!(
-                    "pre-flight: reading the acting worker's role assignments failed: {error}"
-                ));
-            }
+            ) {
+                Ok(held) => held,
+                // An actor that may not read its own assignments can still be allowed to grant;
+                // PingOne enforces the rule at write time anyway.
+                Err(ClientError::Api(error)) if matches!(error.status, 403 | 404) => {
+                    tracing::warn!(
+                        "pre-flight skipped: the acting worker cannot read its own role assignments ({})",
+                        error.status
+                    );
+                    return Ok(());
+                }
+                Err(error) => {
+                    return Err(format!(
+                        "pre-flight: reading the acting worker's role assignments failed: {error}"
+                    ));
+                }
+            },
         };
         let target_env = &self.target.environment_id;
         let missing: Vec<String> = grants

@@ -5,12 +5,12 @@ use crate::harness::{Admin, Test};
 use p1run::emulator::{Emulator, EmulatorOptions};
 use std::time::Duration;
 
+/// A worker as PingOne holds it: type, enabled, auth method, (role, scope type) grants.
+type WorkerState = (String, bool, String, Vec<(String, String)>);
+
 /// What PingOne holds for the named worker: type, enabled, auth method, and grants as
 /// (role, scope type) — ids differ between emulators, so they are left out.
-fn final_state(
-    emulator: &Emulator,
-    name: &str,
-) -> Option<(String, bool, String, Vec<(String, String)>)> {
+fn final_state(emulator: &Emulator, name: &str) -> Option<WorkerState> {
     let admin = Admin::new(emulator);
     let env = admin.environment_id.clone();
     let app = admin.application_named(&env, name)?;
@@ -34,7 +34,7 @@ fn provision(
     recipe: &str,
     vars: &[&str],
     name: &str,
-) -> Option<(String, bool, String, Vec<(String, String)>)> {
+) -> Option<WorkerState> {
     let emulator = Emulator::start(options).expect("emulator");
     for step in setup.iter().chain([&recipe]) {
         let mut args = vec!["apply".to_owned(), (*step).to_owned()];

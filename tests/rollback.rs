@@ -5,8 +5,11 @@ use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 
+/// (role, scope type, scope id).
+type Grant = (String, String, String);
+
 /// Everything PingOne holds in the target environment: apps (without timestamps) and grants.
-fn snapshot(emulator: &Emulator) -> Vec<(Value, Vec<(String, String, String)>)> {
+fn snapshot(emulator: &Emulator) -> Vec<(Value, Vec<Grant>)> {
     let admin = Admin::new(emulator);
     let env = admin.environment_id.clone();
     let mut apps: Vec<_> = admin

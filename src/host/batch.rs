@@ -95,7 +95,7 @@ pub struct BatchFailure {
     /// Where.
     pub site: CallSite,
     /// PingOne's answer.
-    pub error: ClientError,
+    pub error: Box<ClientError>,
 }
 
 /// The queue of one apply pass.
@@ -291,7 +291,7 @@ impl Flushed {
                     self.failure = Some(BatchFailure {
                         primitive: queued.primitive,
                         site: queued.site,
-                        error,
+                        error: Box::new(error),
                     });
                 }
             }
@@ -347,7 +347,7 @@ impl Flushed {
                     self.failure = Some(BatchFailure {
                         primitive: first.primitive,
                         site: first.site.clone(),
-                        error,
+                        error: Box::new(error),
                     });
                 }
             }

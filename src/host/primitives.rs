@@ -909,16 +909,26 @@ fn revoke_role(
 fn role_assignments(session: &Session, app: &AppHandle) -> PrimitiveResult<Array> {
     let roles = session.roles("role_assignments")?;
     let assignments = session.assignments("role_assignments", app)?;
-    Ok(assignments
+    let mut named: Vec<(String, &RoleAssignment)> = assignments
         .iter()
         .map(|a| {
             let role = roles
                 .iter()
                 .find(|role| role.id == a.role.id)
                 .map(|role| role.name.clone());
+            (role.unwrap_or_default(), a)
+        })
+        .collect();
+    // Sorted, so that scripts (and plans) do not depend on the order PingOne lists them in.
+    named.sort_by(|(x, a), (y, b)| {
+        (x, a.scope.kind, &a.scope.id).cmp(&(y, b.scope.kind, &b.scope.id))
+    });
+    Ok(named
+        .into_iter()
+        .map(|(role, a)| {
             let mut map = Map::new();
             map.insert("id".into(), a.id.clone().into());
-            map.insert("role".into(), role.unwrap_or_default().into());
+            map.insert("role".into(), role.into());
             map.insert("role_id".into(), a.role.id.clone().into());
             map.insert("scope_type".into(), a.scope.kind.as_str().to_owned().into());
             map.insert("scope_id".into(), a.scope.id.clone().into());
