@@ -3,12 +3,13 @@
 //! House rules, after xh: long flags for everything, `short` only for the common ones, an
 //! uppercase value name on every flag that takes a value.
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND};
 use crate::error::Error;
+use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
 use crate::report::Report;
-use crate::run::{self, RunRequest, SavedPlan, Script};
+use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -54,9 +55,27 @@ pub struct RunArgs {
     #[arg(value_name = "RECIPE")]
     pub recipe: Option<String>,
 
-    /// Environment name from the config file; `local` is the embedded emulator.
+    /// Environment name from the config file (repeatable: a fleet run); `local` is the
+    /// embedded emulator.
     #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
+    pub env: Vec<String>,
+
+    /// Every environment of the config file.
+    #[arg(long)]
+    pub all: bool,
+
+    /// The environments of a `[groups]` entry of the config file (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// How many environments run at once.
+    #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Run only shard I of N of the selected environments (names sorted, every N-th from the
+    /// I-th), to split a fleet over CI jobs.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 
     /// Config file [default: $P1RUN_CONFIG, else ./p1run.toml].
     #[arg(long, value_name = "FILE")]
@@ -178,16 +197,10 @@ fn execute_run(
         }
     };
     let config = Config::discover(args.config.as_deref())?;
-    let env = args
-        .env
-        .clone()
-        .or_else(|| saved_plan.as_ref().map(|plan| plan.environment.clone()));
-    let destination = run::destination(env.as_deref(), config.as_ref())?;
     let limits = config
         .as_ref()
         .map(|c| c.limits.clone())
         .unwrap_or_default();
-    let runtime = run::runtime()?;
     let request = RunRequest {
         script: &script,
         vars: vars.clone(),
@@ -200,15 +213,48 @@ fn execute_run(
         saved_plan: saved_plan.as_ref(),
         rollback_on_failure,
     };
-    let result = run::run(&request, destination, &runtime)?;
+    let budget = config
+        .as_ref()
+        .map_or(DEFAULT_REQUESTS_PER_SECOND, |c| c.fleet.requests_per_second);
+    let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
+    if fleet {
+        let config = config.as_ref().ok_or_else(|| {
+            Error::Usage(
+                "a fleet run (--all, --group, several --env, --shard) needs a config file".into(),
+            )
+        })?;
+        if saved_plan.is_some() || plan_out.is_some() {
+            return Err(Error::Usage(
+                "saved plans are per environment: use --plan/--out with one --env".into(),
+            ));
+        }
+        let mut names = config.select(&args.env, &args.group, args.all)?;
+        if let Some(shard) = args.shard {
+            names = shard.take(names);
+        }
+        let shared = Shared::new(Some(budget))?;
+        let started = std::time::Instant::now();
+        let results = fleet::run(&request, &names, config, &shared, usize::from(args.jobs));
+        return finish_fleet(
+            args,
+            &script.name,
+            &results,
+            mode == Mode::Plan,
+            started.elapsed(),
+        );
+    }
+
+    let env = args
+        .env
+        .first()
+        .cloned()
+        .or_else(|| saved_plan.as_ref().map(|plan| plan.environment.clone()));
+    let destination = run::destination(env.as_deref(), config.as_ref())?;
+    let shared = Shared::new(Some(budget))?;
+    let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
     if let Some(path) = &args.report {
-        let text =
-            serde_json::to_string_pretty(&Report::new(&result, planning)).unwrap_or_default();
-        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
-            context: format!("writing report {}", path.display()),
-            source,
-        })?;
+        write_json(path, &Report::new(&result, planning))?;
     }
     if let (Some(path), None) = (plan_out, &result.error) {
         SavedPlan {
@@ -222,24 +268,13 @@ fn execute_run(
         .save(path)?;
     }
     let outcome = &result.outcome;
-    let mut stdout = std::io::stdout().lock();
-    let printed = match (args.output, &result.error) {
-        (OutputFormat::Json, _) => writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(outcome).unwrap_or_default()
-        ),
-        (OutputFormat::Text, None) if planning => write!(stdout, "{}", outcome.to_plan_text()),
-        (OutputFormat::Text, None) => write!(stdout, "{}", outcome.to_text()),
-        (OutputFormat::Text, Some(_)) => Ok(()),
+    let text = match (args.output, &result.error) {
+        (OutputFormat::Json, _) => serde_json::to_string_pretty(outcome).unwrap_or_default() + "\n",
+        (OutputFormat::Text, None) if planning => outcome.to_plan_text(),
+        (OutputFormat::Text, None) => outcome.to_text(),
+        (OutputFormat::Text, Some(_)) => String::new(),
     };
-    drop(stdout);
-    if let Err(source) = printed {
-        return Err(Error::Io {
-            context: "writing to stdout".into(),
-            source,
-        });
-    }
+    print_stdout(&text)?;
     if let Some(error) = &result.error {
         eprintln!("error: {error}");
         if let Some(note) = outcome.partial_changes_note() {
@@ -252,6 +287,79 @@ fn execute_run(
     } else {
         0
     })
+}
+
+fn finish_fleet(
+    args: &RunArgs,
+    recipe: &str,
+    results: &[EnvironmentResult],
+    planning: bool,
+    duration: std::time::Duration,
+) -> Result<i32, Error> {
+    let summary = FleetOutcome::new(recipe, results, planning, duration);
+    if let Some(path) = &args.report {
+        let reports: Vec<serde_json::Value> = results
+            .iter()
+            .map(|env| match &env.result {
+                Ok(result) => serde_json::to_value(Report::new(result, planning)).unwrap_or_default(),
+                Err(error) => serde_json::json!({
+                    "p1run_report": 1, "environment": env.name, "status": "failed", "error": error.to_string(),
+                    "changes": [], "compensations": []
+                }),
+            })
+            .collect();
+        write_json(
+            path,
+            &serde_json::json!({ "p1run_report": 1, "recipe": recipe, "environments": reports }),
+        )?;
+    }
+    let text = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
+        OutputFormat::Text => summary.to_text(),
+    };
+    print_stdout(&text)?;
+    let mut failed = false;
+    for env in results.iter().filter(|env| env.failed()) {
+        failed = true;
+        match &env.result {
+            Ok(result) => {
+                if let Some(error) = &result.error {
+                    eprintln!("error: {}: {error}", env.name);
+                }
+                if let Some(note) = result.outcome.partial_changes_note() {
+                    eprintln!("{note}");
+                }
+            }
+            Err(error) => eprintln!("error: {}: {error}", env.name),
+        }
+    }
+    let pending = summary.environments.iter().any(|o| !o.changes.is_empty());
+    Ok(if failed {
+        1
+    } else if planning && pending {
+        2
+    } else {
+        0
+    })
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+        context: format!("writing report {}", path.display()),
+        source,
+    })
+}
+
+fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Io {
+            context: "writing to stdout".into(),
+            source,
+        })
 }
 
 fn recipes_listing() -> String {

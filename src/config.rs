@@ -30,6 +30,34 @@ pub struct Config {
     /// Retry timing; unset keys keep the client's defaults.
     #[serde(default)]
     pub retry: RetrySettings,
+    /// Named lists of environments, for `--group NAME`.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Fleet settings.
+    #[serde(default)]
+    pub fleet: FleetSettings,
+}
+
+/// `[fleet]`: how fast a run may go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// Requests per second that all environments of one license share (`license` key of an
+    /// environment; environments without one share a single budget). PingOne limits per
+    /// license: its documented base rate for configuration calls is 600 a minute (10/s), and
+    /// which group application calls fall in is not documented, so the default stays under it.
+    pub requests_per_second: u32,
+}
+
+/// The default request budget: safely under PingOne's documented 10/s configuration rate.
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 8;
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self {
+            requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+        }
+    }
 }
 
 /// `[retry]`: how long calls keep retrying PingOne's transient failures.
@@ -84,6 +112,9 @@ pub struct EnvironmentConfig {
     pub api_url: Option<String>,
     /// Auth server override.
     pub auth_url: Option<String>,
+    /// The PingOne license this environment draws on; environments of one license share
+    /// one request budget. Unset: all such environments share one.
+    pub license: Option<String>,
 }
 
 /// Rhai limits; on by default because scripts are untrusted-ish input.
@@ -126,6 +157,8 @@ pub struct Target {
     pub endpoints: Endpoints,
     /// The acting worker.
     pub credentials: Credentials,
+    /// Whose request budget it draws on.
+    pub license: String,
 }
 
 impl Config {
@@ -217,7 +250,47 @@ impl Config {
                     .unwrap_or_else(|| env.environment_id.clone()),
                 auth_method,
             },
+            license: env.license.clone().unwrap_or_default(),
         })
+    }
+
+    /// The environment names a fleet selection means: `--env` names, `--group` members and,
+    /// with `--all`, every configured environment; sorted and without repeats, so that
+    /// `--shard` splits the same way on every CI job.
+    pub fn select(
+        &self,
+        envs: &[String],
+        groups: &[String],
+        all: bool,
+    ) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = envs.to_vec();
+        for group in groups {
+            let members = self.groups.get(group).ok_or_else(|| {
+                let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+                self.error(format!(
+                    "no group named {group:?}; configured: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?;
+            for member in members {
+                if !self.environments.contains_key(member) {
+                    return Err(self.error(format!(
+                        "[groups] {group} names {member:?}, which is not an environment"
+                    )));
+                }
+            }
+            names.extend(members.iter().cloned());
+        }
+        if all {
+            names.extend(self.environments.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     fn endpoints(&self, name: &str, env: &EnvironmentConfig) -> Result<Endpoints, Error> {

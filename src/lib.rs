@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod emulator;
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod recipes;
 pub mod report;

@@ -3,14 +3,15 @@
 //! [`crate::host::session`] for why every apply is a plan first), and roll back on request.
 
 use crate::client::{
-    Client, ClientError, ClientOptions, Credentials, Endpoints, RetryPolicy, TokenAuthMethod,
-    TokenCache,
+    Client, ClientError, ClientOptions, Connections, Credentials, Endpoints, RateBudget,
+    RetryPolicy, Role, TokenAuthMethod, TokenCache,
 };
 use crate::config::{Config, LOCAL, Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, Location, ScriptError};
 use crate::host::batch::BatchFailure;
 use crate::host::engine::{self, Sources};
+use crate::host::session::lock;
 use crate::host::session::{Change, JournalEntry, PlannedGrant, Reads, Undo};
 use crate::host::{Mode, Session, primitives, render};
 use crate::recipes;
@@ -19,8 +20,11 @@ use crate::secret::Secret;
 use rhai::Scope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// A script to run: bundled or from a file.
@@ -157,6 +161,60 @@ pub fn destination(env: Option<&str>, config: Option<&Config>) -> Result<Destina
     }
 }
 
+/// What every run of one command shares, so that a fleet of runs costs little more than its
+/// requests: one runtime, one token per worker credential, one connection pool, one request
+/// budget per license, and the built-in roles read once per region.
+pub struct Shared {
+    runtime: tokio::runtime::Runtime,
+    tokens: TokenCache,
+    connections: Connections,
+    transaction_id: String,
+    requests_per_second: Option<NonZeroU32>,
+    budgets: Mutex<HashMap<String, RateBudget>>,
+    roles: Mutex<HashMap<String, RolesCell>>,
+}
+
+type RolesCell = Arc<tokio::sync::OnceCell<Arc<Vec<Role>>>>;
+
+impl Shared {
+    /// Shared state for one command; `requests_per_second` is the budget of each license
+    /// (`None`: unlimited).
+    pub fn new(requests_per_second: Option<u32>) -> Result<Self, Error> {
+        Ok(Self {
+            runtime: runtime()?,
+            tokens: TokenCache::default(),
+            connections: Connections::new()?,
+            // One id for every request of the command, so PingOne support can find them all.
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+            requests_per_second: requests_per_second.and_then(NonZeroU32::new),
+            budgets: Mutex::default(),
+            roles: Mutex::default(),
+        })
+    }
+
+    /// The runtime all API calls run on.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    fn budget(&self, license: &str) -> Option<RateBudget> {
+        let rate = self.requests_per_second?;
+        Some(
+            lock(&self.budgets)
+                .entry(license.to_owned())
+                .or_insert_with(|| RateBudget::per_second(rate))
+                .clone(),
+        )
+    }
+
+    fn roles_cell(&self, api_url: &str) -> RolesCell {
+        lock(&self.roles)
+            .entry(api_url.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
 /// Everything one run needs besides its destination.
 pub struct RunRequest<'a> {
     /// The script.
@@ -193,7 +251,7 @@ pub struct RunResult {
 pub fn run(
     request: &RunRequest<'_>,
     destination: Destination,
-    runtime: &tokio::runtime::Runtime,
+    shared: &Shared,
 ) -> Result<RunResult, Error> {
     let started = Instant::now();
     // Kept alive for the whole run when the target is local.
@@ -226,15 +284,18 @@ pub fn run(
     }
     let mut options = ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
     options.retry = request.retry.clone();
-    options.tokens = TokenCache::default();
-    options.transaction_id = uuid::Uuid::new_v4().to_string();
+    options.tokens = shared.tokens.clone();
+    options.transaction_id.clone_from(&shared.transaction_id);
+    options.connections = Some(shared.connections.clone());
+    options.rate_budget = shared.budget(&target.license);
     let client = Client::new(options)?;
     let runner = Runner {
         request,
-        runtime,
+        runtime: &shared.runtime,
         client: client.clone(),
         target: &target,
         reads: Arc::new(Reads::default()),
+        roles: shared.roles_cell(target.endpoints.api_url.as_str()),
     };
 
     let mut result = runner.run_all();
@@ -249,6 +310,7 @@ struct Runner<'a> {
     client: Client,
     target: &'a Target,
     reads: Arc<Reads>,
+    roles: RolesCell,
 }
 
 impl Runner<'_> {
@@ -349,11 +411,13 @@ impl Runner<'_> {
         let actor = &self.target.credentials;
         let client = &self.client;
         let (roles, applications, held) = self.runtime.block_on(async {
+            // Once per region and command: every environment of a fleet sees the same roles.
             let roles = async {
-                match self.reads.known_roles() {
-                    Some(_) => None,
-                    None => client.roles().await.ok(),
-                }
+                let roles = self
+                    .roles
+                    .get_or_try_init(|| async { client.roles().await.map(Arc::new) })
+                    .await;
+                roles.ok().cloned()
             };
             tokio::join!(
                 roles,
@@ -642,6 +706,7 @@ fn local_target(emulator: &Emulator) -> Result<Target, Error> {
             environment_id: info.environment_id.clone(),
             auth_method: TokenAuthMethod::ClientSecretBasic,
         },
+        license: String::new(),
     })
 }
 

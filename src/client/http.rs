@@ -45,6 +45,7 @@ pub(super) struct Writes {
 /// Everything a [`super::Client`] shares between its clones.
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
+    pub(super) rate_budget: Option<super::RateBudget>,
     pub(super) endpoints: Endpoints,
     pub(super) credentials: Credentials,
     pub(super) retry: RetryPolicy,
@@ -191,6 +192,9 @@ impl Inner {
         url: &Url,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Option<Duration>, Vec<u8>), Failure> {
+        if let Some(budget) = &self.rate_budget {
+            budget.acquire().await;
+        }
         self.requests_sent.fetch_add(1, Ordering::Relaxed);
         let response = request
             .send()

@@ -20,6 +20,7 @@
 // boxing it would change that interface, and an error per HTTP call is no hot path.
 #![allow(clippy::result_large_err)]
 
+mod budget;
 mod endpoints;
 mod error;
 mod http;
@@ -29,6 +30,7 @@ mod token;
 #[cfg(test)]
 mod wire_tests;
 
+pub use budget::RateBudget;
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
     Application, ApplicationSecret, Environment, IdRef, Permission, Role, RoleAssignment, ScopeRef,
@@ -134,6 +136,23 @@ pub struct ClientOptions {
     /// query parameter for the applications list, so keep `None` against the real service
     /// unless a page size is needed.
     pub page_size: Option<u32>,
+    /// Requests per second this client may send, shared with the other clients of the same
+    /// license; `None`: unlimited (PingOne's 429s are still honoured).
+    pub rate_budget: Option<RateBudget>,
+    /// A connection pool to share with other clients (a fleet run talks to few hosts);
+    /// `None`: a pool of its own.
+    pub connections: Option<Connections>,
+}
+
+/// An HTTP connection pool that several [`Client`]s can share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Connections(reqwest::Client);
+
+impl Connections {
+    /// A new pool with the client's TLS, timeout and redirect settings.
+    pub fn new() -> Result<Self, ClientError> {
+        http_client().map(Self)
+    }
 }
 
 impl ClientOptions {
@@ -147,6 +166,8 @@ impl ClientOptions {
             tokens: TokenCache::default(),
             transaction_id: uuid::Uuid::new_v4().to_string(),
             page_size: None,
+            rate_budget: None,
+            connections: None,
         }
     }
 }
@@ -169,6 +190,8 @@ impl Client {
             tokens,
             transaction_id,
             page_size,
+            rate_budget,
+            connections,
         } = options;
         // The fields are public, so endpoints may not have gone through `Endpoints::new`:
         // apply the same rules here.
@@ -191,7 +214,11 @@ impl Client {
         let transaction_id = transaction_header(&transaction_id)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                http: http_client()?,
+                http: match connections {
+                    Some(Connections(shared)) => shared,
+                    None => http_client()?,
+                },
+                rate_budget,
                 endpoints,
                 credentials,
                 retry,

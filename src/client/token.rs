@@ -1,7 +1,8 @@
 //! Worker access tokens (API-REFERENCE §1.2): the shared cache and the token answer.
 //!
-//! A token is cached per (auth URL, environment, client id), so it is never used for other
-//! credentials or another auth server. Each key has its own async mutex: the first caller that
+//! A token is cached per (auth URL, environment, client id, secret fingerprint), so it is never
+//! used for other credentials or another auth server: a client configured with a wrong secret
+//! must fail even when another client of the same worker already holds a token. Each key has its own async mutex: the first caller that
 //! needs a token fetches it while holding the lock, and concurrent callers wait for that one
 //! fetch instead of stampeding the token endpoint.
 
@@ -12,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// (auth URL, environment id, client id).
-pub(super) type TokenKey = (String, String, String);
+/// (auth URL, environment id, client id, secret fingerprint).
+pub(super) type TokenKey = (String, String, String, u64);
 
 /// One key's cached token; `None` until fetched.
 pub(super) type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
@@ -54,7 +55,17 @@ pub(super) fn token_key(endpoints: &Endpoints, credentials: &Credentials) -> Tok
         endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
         credentials.environment_id.clone(),
         credentials.client_id.clone(),
+        fingerprint(&credentials.client_secret),
     )
+}
+
+/// A one-way, per-process fingerprint of a secret: keyed SipHash with a random key, so the
+/// cache can tell secrets apart without keeping a second copy of any of them.
+fn fingerprint(secret: &Secret) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    KEY.get_or_init(Default::default).hash_one(secret.expose())
 }
 
 impl TokenCache {
@@ -147,10 +158,16 @@ mod tests {
     #[test]
     fn keys_separate_credentials_and_servers() {
         let cache = TokenCache::default();
-        let a = cache.slot(("https://auth.test".into(), "e".into(), "c1".into()));
-        let b = cache.slot(("https://auth.test".into(), "e".into(), "c2".into()));
-        let a2 = cache.slot(("https://auth.test".into(), "e".into(), "c1".into()));
+        let a = cache.slot(("https://auth.test".into(), "e".into(), "c1".into(), 1));
+        let b = cache.slot(("https://auth.test".into(), "e".into(), "c2".into(), 1));
+        let a2 = cache.slot(("https://auth.test".into(), "e".into(), "c1".into(), 1));
+        let other_secret = cache.slot(("https://auth.test".into(), "e".into(), "c1".into(), 2));
         assert!(Arc::ptr_eq(&a, &a2));
         assert!(!Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &other_secret));
+        assert_ne!(
+            fingerprint(&Secret::new("x")),
+            fingerprint(&Secret::new("y"))
+        );
     }
 }

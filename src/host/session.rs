@@ -243,12 +243,12 @@ impl Reads {
     /// and the acting worker's own role assignments.
     pub fn prefetched(
         &self,
-        roles: Option<Vec<Role>>,
+        roles: Option<Arc<Vec<Role>>>,
         applications: Option<Vec<Application>>,
         actor_assignments: Option<Vec<RoleAssignment>>,
     ) {
         if let Some(roles) = roles {
-            lock(&self.roles).get_or_insert_with(|| Arc::new(roles));
+            lock(&self.roles).get_or_insert(roles);
         }
         if let Some(applications) = applications {
             lock(&self.applications).get_or_insert(applications);

@@ -1,0 +1,329 @@
+//! Fleet runs: one recipe across many environments, `-j` at a time. Each environment runs its
+//! own script instance on its own thread (the Rhai engine blocks on the shared runtime per API
+//! call), so one failing environment never stops or corrupts the others.
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::report::{RunOutcome, Status};
+use crate::run::{self, Destination, RunRequest, RunResult, Shared};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// `--shard I/N`: this CI job's share of a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index of this shard.
+    pub index: usize,
+    /// How many shards there are.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("expected I/N with 1 <= I <= N, e.g. 2/4; got {text:?}");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = index.trim().parse().map_err(|_| bad())?;
+        let count: usize = count.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    /// The names this shard takes from a sorted list: every N-th, starting at the I-th, so that
+    /// shards stay balanced and every name lands in exactly one.
+    pub fn take(self, names: Vec<String>) -> Vec<String> {
+        names
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index - 1)
+            .map(|(_, n)| n)
+            .collect()
+    }
+}
+
+/// One environment's result.
+pub struct EnvironmentResult {
+    /// Its config name.
+    pub name: String,
+    /// The run, or why it could not start.
+    pub result: Result<RunResult, Error>,
+}
+
+impl EnvironmentResult {
+    /// The outcome, also for a run that could not start.
+    pub fn outcome(&self, recipe: &str) -> RunOutcome {
+        match &self.result {
+            Ok(result) => result.outcome.clone(),
+            Err(error) => RunOutcome {
+                recipe: recipe.to_owned(),
+                environment: self.name.clone(),
+                status: Status::Failed,
+                changes: Vec::new(),
+                outputs: serde_json::Value::Null,
+                requests: 0,
+                duration_ms: 0,
+                compensations: Vec::new(),
+                error: Some(error.to_string()),
+            },
+        }
+    }
+
+    /// True when the environment failed.
+    pub fn failed(&self) -> bool {
+        self.result.as_ref().map_or(true, |r| r.error.is_some())
+    }
+}
+
+/// Runs the request in every named environment, `jobs` at a time; results in name order.
+pub fn run(
+    request: &RunRequest<'_>,
+    names: &[String],
+    config: &Config,
+    shared: &Shared,
+    jobs: usize,
+) -> Vec<EnvironmentResult> {
+    let progress = Progress::new(names.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<EnvironmentResult>>> =
+        Mutex::new((0..names.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, names.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(name) = names.get(index) else { break };
+                    progress.started(name);
+                    let result = config.target(name).and_then(|target| {
+                        run::run(request, Destination::Remote(Box::new(target)), shared)
+                    });
+                    let environment = EnvironmentResult {
+                        name: name.clone(),
+                        result,
+                    };
+                    progress.finished(&environment);
+                    crate::host::session::lock(&results)[index] = Some(environment);
+                }
+            });
+        }
+    });
+    progress.done();
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Live progress on a terminal (done/failed/running and what is running); plain log lines on
+/// stderr otherwise, as CI logs want.
+struct Progress {
+    bar: Option<ProgressBar>,
+    state: Mutex<(usize, Vec<String>)>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} done, {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self {
+            bar,
+            state: Mutex::new((0, Vec::new())),
+            started: Instant::now(),
+        }
+    }
+
+    fn started(&self, name: &str) {
+        let mut state = crate::host::session::lock(&self.state);
+        state.1.push(name.to_owned());
+        self.redraw(&state);
+    }
+
+    fn finished(&self, environment: &EnvironmentResult) {
+        let mut state = crate::host::session::lock(&self.state);
+        state.1.retain(|name| name != &environment.name);
+        if environment.failed() {
+            state.0 += 1;
+        }
+        let line = match &environment.result {
+            Ok(result) if result.error.is_none() => {
+                format!(
+                    "{}: {} ({} changes, {} requests)",
+                    environment.name,
+                    status_word(result.outcome.status),
+                    result.outcome.changes.len(),
+                    result.outcome.requests
+                )
+            }
+            Ok(result) => format!(
+                "{}: failed: {}",
+                environment.name,
+                first_line(result.outcome.error.as_deref().unwrap_or_default())
+            ),
+            Err(error) => format!(
+                "{}: failed: {}",
+                environment.name,
+                first_line(&error.to_string())
+            ),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                if environment.failed() {
+                    bar.println(line);
+                }
+                self.redraw(&state);
+            }
+            None => eprintln!("[{:>6.1}s] {line}", self.started.elapsed().as_secs_f64()),
+        }
+    }
+
+    fn redraw(&self, state: &(usize, Vec<String>)) {
+        if let Some(bar) = &self.bar {
+            let running = state
+                .1
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = state.1.len().saturating_sub(3);
+            let more = if more > 0 {
+                format!(" +{more}")
+            } else {
+                String::new()
+            };
+            bar.set_message(format!(
+                "{} failed, {} running: {running}{more}",
+                state.0,
+                state.1.len()
+            ));
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Succeeded => "done",
+        Status::Planned => "planned",
+        Status::Failed => "failed",
+        Status::RolledBack => "rolled back",
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The JSON document of a fleet run: one entry per environment.
+#[derive(Debug, Serialize)]
+pub struct FleetOutcome {
+    /// Recipe name or script path.
+    pub recipe: String,
+    /// `succeeded` when every environment did, else `failed`; `planned` for plans.
+    pub status: Status,
+    /// One entry per environment, in name order.
+    pub environments: Vec<RunOutcome>,
+    /// Requests sent, all environments together.
+    pub requests: u64,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+impl FleetOutcome {
+    /// The summary of a fleet run.
+    pub fn new(
+        recipe: &str,
+        results: &[EnvironmentResult],
+        planning: bool,
+        duration: Duration,
+    ) -> Self {
+        let environments: Vec<RunOutcome> = results.iter().map(|r| r.outcome(recipe)).collect();
+        let failed = results.iter().any(EnvironmentResult::failed);
+        Self {
+            recipe: recipe.to_owned(),
+            status: match (failed, planning) {
+                (true, _) => Status::Failed,
+                (false, true) => Status::Planned,
+                (false, false) => Status::Succeeded,
+            },
+            requests: environments.iter().map(|o| o.requests).sum(),
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            environments,
+        }
+    }
+
+    /// The readable summary: a line per environment, then the totals.
+    pub fn to_text(&self) -> String {
+        let width = self
+            .environments
+            .iter()
+            .map(|o| o.environment.len())
+            .max()
+            .unwrap_or(0);
+        let mut text = format!(
+            "{} on {} environments\n",
+            self.recipe,
+            self.environments.len()
+        );
+        for outcome in &self.environments {
+            let what = match outcome.status {
+                Status::Failed | Status::RolledBack => {
+                    first_line(outcome.error.as_deref().unwrap_or_default()).to_owned()
+                }
+                _ if outcome.changes.is_empty() => "no changes".to_owned(),
+                _ => outcome
+                    .changes
+                    .iter()
+                    .map(|c| format!("{} {}", c.symbol(), c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            text.push_str(&format!(
+                "  {:<width$}  {:<11}  {what}\n",
+                outcome.environment,
+                status_word(outcome.status)
+            ));
+        }
+        let failed = self
+            .environments
+            .iter()
+            .filter(|o| matches!(o.status, Status::Failed | Status::RolledBack))
+            .count();
+        let changes: usize = self.environments.iter().map(|o| o.changes.len()).sum();
+        text.push_str(&format!(
+            "{} ok, {failed} failed; {changes} changes, {} requests, {} ms\n",
+            self.environments.len() - failed,
+            self.requests,
+            self.duration_ms
+        ));
+        text
+    }
+}
