@@ -4,7 +4,7 @@
 
 use crate::client::{
     Client, ClientError, ClientOptions, Connections, Credentials, Endpoints, RateBudget,
-    RetryPolicy, Role, TokenAuthMethod, TokenCache,
+    RetryPolicy, Role, RoleAssignment, TokenAuthMethod, TokenCache,
 };
 use crate::config::{Config, LOCAL, Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
@@ -172,9 +172,11 @@ pub struct Shared {
     requests_per_second: Option<NonZeroU32>,
     budgets: Mutex<HashMap<String, RateBudget>>,
     roles: Mutex<HashMap<String, RolesCell>>,
+    actors: Mutex<HashMap<(String, String, String), ActorCell>>,
 }
 
 type RolesCell = Arc<tokio::sync::OnceCell<Arc<Vec<Role>>>>;
+type ActorCell = Arc<tokio::sync::OnceCell<Vec<RoleAssignment>>>;
 
 impl Shared {
     /// Shared state for one command; `requests_per_second` is the budget of each license
@@ -189,6 +191,7 @@ impl Shared {
             requests_per_second: requests_per_second.and_then(NonZeroU32::new),
             budgets: Mutex::default(),
             roles: Mutex::default(),
+            actors: Mutex::default(),
         })
     }
 
@@ -212,6 +215,18 @@ impl Shared {
             .entry(api_url.to_owned())
             .or_default()
             .clone()
+    }
+
+    /// The acting worker's own assignments are the same for every environment it acts on
+    /// (and for a bootstrap admin of many environments, a long list), so a fleet reads them
+    /// once per worker.
+    fn actor_cell(&self, target: &Target) -> ActorCell {
+        let key = (
+            target.endpoints.api_url.to_string(),
+            target.credentials.environment_id.clone(),
+            target.credentials.client_id.clone(),
+        );
+        lock(&self.actors).entry(key).or_default().clone()
     }
 }
 
@@ -296,6 +311,7 @@ pub fn run(
         target: &target,
         reads: Arc::new(Reads::default()),
         roles: shared.roles_cell(target.endpoints.api_url.as_str()),
+        actor: shared.actor_cell(&target),
     };
 
     let mut result = runner.run_all();
@@ -311,6 +327,7 @@ struct Runner<'a> {
     target: &'a Target,
     reads: Arc<Reads>,
     roles: RolesCell,
+    actor: ActorCell,
 }
 
 impl Runner<'_> {
@@ -419,13 +436,22 @@ impl Runner<'_> {
                     .await;
                 roles.ok().cloned()
             };
+            let held = async {
+                let held = self
+                    .actor
+                    .get_or_try_init(|| {
+                        client.role_assignments(&actor.environment_id, &actor.client_id)
+                    })
+                    .await;
+                held.ok().cloned()
+            };
             tokio::join!(
                 roles,
                 client.applications(&self.target.environment_id),
-                client.role_assignments(&actor.environment_id, &actor.client_id),
+                held
             )
         });
-        self.reads.prefetched(roles, applications.ok(), held.ok());
+        self.reads.prefetched(roles, applications.ok(), held);
     }
 
     fn run_all(&self) -> RunResult {

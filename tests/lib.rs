@@ -11,6 +11,8 @@ mod cli;
 mod client;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// Fleet runs across many environments.
+mod fleet;
 // The example recipes.
 mod examples;
 // The same final state under latency, faults, propagation delay and rate limits.

@@ -2,10 +2,11 @@
 //! have propagated, and the checks PingOne's built-in roles imply.
 
 use super::errors::{ApiError, ApiResult, BROADER_SCOPE_DETAIL};
-use super::roles::{Scope, scope_covers};
+use super::roles::{Scope, ScopeType, Topology as _};
 use super::state::{RoleAssignment, State};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The authenticated client of a management request.
@@ -29,36 +30,76 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 /// A caller's grants as they stand now: those still propagating are left out.
+///
+/// They are grouped by role, with each role's scopes indexed, so that a check costs per
+/// distinct role rather than per grant: the bootstrap admin of a 500-environment organization
+/// holds over a thousand assignments, and listing them checks every one against all of them.
 pub(crate) struct Effective<'a> {
-    grants: Vec<&'a RoleAssignment>,
+    by_role: HashMap<&'a str, Scopes<'a>>,
+}
+
+/// The scopes one role is held over.
+#[derive(Default)]
+struct Scopes<'a> {
+    organizations: HashSet<&'a str>,
+    environments: HashSet<&'a str>,
+    /// Populations and applications: each covers only itself.
+    others: Vec<&'a Scope>,
+}
+
+impl Scopes<'_> {
+    /// The same answer as any held scope `scope_covers` the target, without the scan.
+    fn cover(&self, state: &State, target: &Scope) -> bool {
+        if self.organizations.contains(state.organization_id()) {
+            return true;
+        }
+        let covered_by_environment = match target.kind {
+            ScopeType::Environment => self.environments.contains(target.id.as_str()),
+            ScopeType::Application => state
+                .environment_of_application(&target.id)
+                .is_some_and(|environment| self.environments.contains(environment)),
+            ScopeType::Organization | ScopeType::Population => false,
+        };
+        covered_by_environment || self.others.contains(&target)
+    }
 }
 
 impl Caller {
     /// The grants that have propagated by `now_ms` given the propagation delay.
     pub(crate) fn effective(&self, now_ms: u64, delay_ms: u64) -> Effective<'_> {
-        Effective {
-            grants: self
-                .grants
-                .iter()
-                .filter(|grant| grant.granted_ms.saturating_add(delay_ms) <= now_ms)
-                .collect(),
+        let mut by_role: HashMap<&str, Scopes<'_>> = HashMap::new();
+        for grant in self
+            .grants
+            .iter()
+            .filter(|grant| grant.granted_ms.saturating_add(delay_ms) <= now_ms)
+        {
+            let scopes = by_role.entry(grant.role_id.as_str()).or_default();
+            match grant.scope.kind {
+                ScopeType::Organization => scopes.organizations.insert(grant.scope.id.as_str()),
+                ScopeType::Environment => scopes.environments.insert(grant.scope.id.as_str()),
+                ScopeType::Population | ScopeType::Application => {
+                    scopes.others.push(&grant.scope);
+                    true
+                }
+            };
         }
+        Effective { by_role }
     }
 }
 
 impl Effective<'_> {
     /// Whether any role is in force at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.grants.is_empty()
+        self.by_role.is_empty()
     }
 
     /// Whether a role in force grants `permission` over `target`.
     pub(crate) fn allows(&self, state: &State, permission: &str, target: &Scope) -> bool {
-        self.grants.iter().any(|grant| {
+        self.by_role.iter().any(|(role_id, scopes)| {
             state
-                .role(&grant.role_id)
+                .role(role_id)
                 .is_some_and(|role| role.permissions.contains(&permission))
-                && scope_covers(state, &grant.scope, target)
+                && scopes.cover(state, target)
         })
     }
 
@@ -80,15 +121,15 @@ impl Effective<'_> {
         let Some(wanted) = state.role(role_id) else {
             return false;
         };
-        self.grants.iter().any(|grant| {
-            let held_is_as_strong = grant.role_id == role_id
-                || state.role(&grant.role_id).is_some_and(|held| {
+        self.by_role.iter().any(|(held_id, scopes)| {
+            let held_is_as_strong = *held_id == role_id
+                || state.role(held_id).is_some_and(|held| {
                     wanted
                         .permissions
                         .iter()
                         .all(|permission| held.permissions.contains(permission))
                 });
-            held_is_as_strong && scope_covers(state, &grant.scope, scope)
+            held_is_as_strong && scopes.cover(state, scope)
         })
     }
 
@@ -97,11 +138,11 @@ impl Effective<'_> {
         let Some(target_role) = state.role(role_id) else {
             return false;
         };
-        self.grants.iter().any(|grant| {
+        self.by_role.iter().any(|(held_id, scopes)| {
             state
-                .role(&grant.role_id)
+                .role(held_id)
                 .is_some_and(|role| role.can_assign.allows(target_role.name))
-                && scope_covers(state, &grant.scope, scope)
+                && scopes.cover(state, scope)
         })
     }
 

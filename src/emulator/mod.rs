@@ -73,7 +73,7 @@ impl Default for EmulatorOptions {
 }
 
 /// What a started emulator tells its users: the one JSON line `p1run emulator` prints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EmulatorInfo {
     /// Management API base, `http://127.0.0.1:PORT/v1`.
     pub api_url: String,
@@ -92,7 +92,7 @@ pub struct EmulatorInfo {
 }
 
 /// One seeded environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EnvironmentInfo {
     /// `env-1` …
     pub name: String,

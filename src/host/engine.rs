@@ -41,7 +41,15 @@ pub fn build(
     script_dir: Option<PathBuf>,
     sources: &Sources,
 ) -> (Engine, Vec<PrimitiveDoc>) {
-    let mut engine = Engine::new();
+    // `Engine::new()` builds the standard library afresh (most of its ~0.3 ms and much of its
+    // memory); a fleet builds two engines per environment, so they share one built here once.
+    static STANDARD: std::sync::OnceLock<SharedModule> = std::sync::OnceLock::new();
+    let standard = STANDARD.get_or_init(|| {
+        use rhai::packages::Package as _;
+        rhai::packages::StandardPackage::new().as_shared_module()
+    });
+    let mut engine = Engine::new_raw();
+    engine.register_global_module(standard.clone());
     engine
         .set_max_operations(limits.max_operations)
         // Explicit: Rhai's default is 8 in debug builds and 64 in release (RHAI-HOST-NOTES §A5).
