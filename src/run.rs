@@ -302,7 +302,10 @@ pub fn run(
     options.tokens = shared.tokens.clone();
     options.transaction_id.clone_from(&shared.transaction_id);
     options.connections = Some(shared.connections.clone());
-    options.rate_budget = shared.budget(&target.license);
+    // The embedded emulator is ours alone: PingOne's limits do not apply to it.
+    if _emulator.is_none() {
+        options.rate_budget = shared.budget(&target.license);
+    }
     let client = Client::new(options)?;
     let runner = Runner {
         request,
