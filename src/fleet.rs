@@ -91,7 +91,11 @@ pub fn run(
     shared: &Shared,
     jobs: usize,
 ) -> Vec<EnvironmentResult> {
-    let progress = Progress::new(names.len());
+    let progress = std::sync::Arc::new(Progress::new(names.len()));
+    let listener = progress.clone();
+    shared.on_step(std::sync::Arc::new(move |name: &str, step: &str| {
+        listener.step(name, step)
+    }));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<EnvironmentResult>>> =
         Mutex::new((0..names.len()).map(|_| None).collect());
@@ -128,7 +132,8 @@ pub fn run(
 /// stderr otherwise, as CI logs want.
 struct Progress {
     bar: Option<ProgressBar>,
-    state: Mutex<(usize, Vec<String>)>,
+    /// (failed so far, running environments with their current step)
+    state: Mutex<(usize, Vec<(String, String)>)>,
     started: Instant,
 }
 
@@ -156,13 +161,21 @@ impl Progress {
 
     fn started(&self, name: &str) {
         let mut state = crate::host::session::lock(&self.state);
-        state.1.push(name.to_owned());
+        state.1.push((name.to_owned(), "starting".to_owned()));
+        self.redraw(&state);
+    }
+
+    fn step(&self, name: &str, step: &str) {
+        let mut state = crate::host::session::lock(&self.state);
+        if let Some(running) = state.1.iter_mut().find(|(running, _)| running == name) {
+            step.clone_into(&mut running.1);
+        }
         self.redraw(&state);
     }
 
     fn finished(&self, environment: &EnvironmentResult) {
         let mut state = crate::host::session::lock(&self.state);
-        state.1.retain(|name| name != &environment.name);
+        state.1.retain(|(name, _)| name != &environment.name);
         if environment.failed() {
             state.0 += 1;
         }
@@ -199,13 +212,13 @@ impl Progress {
         }
     }
 
-    fn redraw(&self, state: &(usize, Vec<String>)) {
+    fn redraw(&self, state: &(usize, Vec<(String, String)>)) {
         if let Some(bar) = &self.bar {
             let running = state
                 .1
                 .iter()
                 .take(3)
-                .cloned()
+                .map(|(name, step)| format!("{name} {step}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let more = state.1.len().saturating_sub(3);
@@ -299,12 +312,20 @@ impl FleetOutcome {
                     first_line(outcome.error.as_deref().unwrap_or_default()).to_owned()
                 }
                 _ if outcome.changes.is_empty() => "no changes".to_owned(),
-                _ => outcome
-                    .changes
-                    .iter()
-                    .map(|c| format!("{} {}", c.symbol(), c.detail))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                _ => {
+                    let count = |symbol| {
+                        outcome
+                            .changes
+                            .iter()
+                            .filter(|c| c.symbol() == symbol)
+                            .count()
+                    };
+                    let (add, change, remove) = (count('+'), count('~'), count('-'));
+                    format!(
+                        "{} changes (+{add} ~{change} -{remove})",
+                        outcome.changes.len()
+                    )
+                }
             };
             text.push_str(&format!(
                 "  {:<width$}  {:<11}  {what}\n",

@@ -173,7 +173,11 @@ pub struct Shared {
     budgets: Mutex<HashMap<String, RateBudget>>,
     roles: Mutex<HashMap<String, RolesCell>>,
     actors: Mutex<HashMap<(String, String, String), ActorCell>>,
+    on_step: Mutex<Option<StepListener>>,
 }
+
+/// Told `(environment, step)` as a run moves on: reading, planning, applying, rolling back.
+pub type StepListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 type RolesCell = Arc<tokio::sync::OnceCell<Arc<Vec<Role>>>>;
 type ActorCell = Arc<tokio::sync::OnceCell<Vec<RoleAssignment>>>;
@@ -192,7 +196,13 @@ impl Shared {
             budgets: Mutex::default(),
             roles: Mutex::default(),
             actors: Mutex::default(),
+            on_step: Mutex::default(),
         })
+    }
+
+    /// Reports every run's steps to `listener` (the fleet's progress display).
+    pub fn on_step(&self, listener: StepListener) {
+        *lock(&self.on_step) = Some(listener);
     }
 
     /// The runtime all API calls run on.
@@ -315,6 +325,7 @@ pub fn run(
         reads: Arc::new(Reads::default()),
         roles: shared.roles_cell(target.endpoints.api_url.as_str()),
         actor: shared.actor_cell(&target),
+        on_step: lock(&shared.on_step).clone(),
     };
 
     let mut result = runner.run_all();
@@ -331,6 +342,7 @@ struct Runner<'a> {
     reads: Arc<Reads>,
     roles: RolesCell,
     actor: ActorCell,
+    on_step: Option<StepListener>,
 }
 
 impl Runner<'_> {
@@ -457,8 +469,16 @@ impl Runner<'_> {
         self.reads.prefetched(roles, applications.ok(), held);
     }
 
+    fn step(&self, what: &str) {
+        if let Some(listener) = &self.on_step {
+            listener(&self.target.name, what);
+        }
+    }
+
     fn run_all(&self) -> RunResult {
+        self.step("reading");
         self.prefetch();
+        self.step("planning");
         let plan = self.session(Mode::Plan, None);
         let outputs = match self.execute(&plan) {
             Ok(outputs) => outputs,
@@ -482,6 +502,7 @@ impl Runner<'_> {
         if let Err(message) = self.preflight(&plan.planned_grants(), &roles) {
             return self.failed(Vec::new(), plain_error(message), Vec::new());
         }
+        self.step("applying");
         let apply = self.session(Mode::Apply, Some(planned));
         match self.execute(&apply) {
             Ok(outputs) => {
@@ -492,6 +513,7 @@ impl Runner<'_> {
                 let journal = apply.journal();
                 let mut result = self.failed(apply.changes(), *error, journal.clone());
                 if self.request.rollback_on_failure {
+                    self.step("rolling back");
                     result.outcome.compensations = self.roll_back(&journal);
                     result.outcome.status = if result
                         .outcome
