@@ -166,6 +166,18 @@ impl Output {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
+    /// The `action` of each change in a JSON document on stdout, in order.
+    #[track_caller]
+    pub fn actions(&self) -> Vec<String> {
+        let document = self.json();
+        document["changes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no changes array:\n{}", self.stdout))
+            .iter()
+            .map(|change| change["action"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A path inside the run's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
