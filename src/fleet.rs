@@ -348,3 +348,21 @@ impl FleetOutcome {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_a_sorted_fleet() {
+        let names: Vec<String> = (1..=7).map(|i| format!("env-{i}")).collect();
+        let shards: Vec<Vec<String>> = (1..=3)
+            .map(|i| Shard { index: i, count: 3 }.take(names.clone()))
+            .collect();
+        assert_eq!(shards[0], ["env-1", "env-4", "env-7"]);
+        assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), 7);
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+    }
+}

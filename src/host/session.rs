@@ -695,3 +695,39 @@ pub fn usage_failure(primitive: &str, message: impl std::fmt::Display) -> Box<Ev
     map.insert("message".into(), format!("{primitive}: {message}").into());
     EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(detail: &str) -> Change {
+        Change::new("grant", "role_assignment", KNOWN_AFTER_APPLY, detail)
+    }
+
+    #[test]
+    fn a_planned_change_admits_only_itself_with_unknowns_filled_in() {
+        let planned = grant("grant \"A\" on APPLICATION (known after apply) to \"x\"");
+        assert!(planned.admits(&grant("grant \"A\" on APPLICATION 1234 to \"x\"")));
+        assert!(!planned.admits(&grant("grant \"A\" on APPLICATION 1234 to \"y\"")));
+        assert!(!planned.admits(&grant("grant \"B\" on APPLICATION 1234 to \"x\"")));
+        let exact = grant("grant \"A\" on ENVIRONMENT e to \"x\"");
+        assert!(exact.admits(&exact.clone()));
+        assert!(!exact.admits(&Change::new(
+            "revoke",
+            "role_assignment",
+            "1",
+            exact.detail.clone()
+        )));
+        assert!(!exact.admits(&grant("grant \"A\" on ENVIRONMENT f to \"x\"")));
+    }
+
+    #[test]
+    fn symbols_follow_the_plan_notation() {
+        assert_eq!(Change::new("create", "application", "1", "").symbol(), '+');
+        assert_eq!(Change::new("update", "application", "1", "").symbol(), '~');
+        assert_eq!(
+            Change::new("revoke", "role_assignment", "1", "").symbol(),
+            '-'
+        );
+    }
+}
