@@ -396,7 +396,7 @@ impl Runner<'_> {
     }
 
     fn session(&self, mode: Mode, expected: Option<Vec<Change>>) -> Arc<Session> {
-        Arc::new(Session::new(
+        let session = Session::new(
             self.runtime.handle().clone(),
             self.client.clone(),
             self.target.environment_id.clone(),
@@ -404,7 +404,13 @@ impl Runner<'_> {
             self.request.vars.clone(),
             self.reads.clone(),
             expected,
-        ))
+        );
+        let plan_pass_of_apply = mode == Mode::Plan && self.request.mode == Mode::Apply;
+        Arc::new(if plan_pass_of_apply {
+            session.with_quiet_prints()
+        } else {
+            session
+        })
     }
 
     /// Runs the script once in the session; the script's value or its rendered error.
@@ -480,11 +486,15 @@ impl Runner<'_> {
         self.prefetch();
         self.step("planning");
         let plan = self.session(Mode::Plan, None);
-        let outputs = match self.execute(&plan) {
+        let outputs = self.execute(&plan);
+        let planned = plan.changes();
+        if outputs.is_err() || planned.is_empty() {
+            plan.release_prints();
+        }
+        let outputs = match outputs {
             Ok(outputs) => outputs,
             Err(error) => return self.failed(Vec::new(), *error, Vec::new()),
         };
-        let planned = plan.changes();
         if self.request.mode == Mode::Plan {
             let outcome = self.outcome(Status::Planned, planned, outputs, None);
             return self.result(outcome, None, Vec::new());
@@ -492,6 +502,7 @@ impl Runner<'_> {
         if let Some(saved) = self.request.saved_plan
             && let Some(stale) = stale_plan(&saved.changes, &planned)
         {
+            plan.release_prints();
             return self.failed(Vec::new(), plain_error(stale), Vec::new());
         }
         if planned.is_empty() {
@@ -500,6 +511,7 @@ impl Runner<'_> {
         }
         let roles = plan.roles("pre-flight").unwrap_or_default();
         if let Err(message) = self.preflight(&plan.planned_grants(), &roles) {
+            plan.release_prints();
             return self.failed(Vec::new(), plain_error(message), Vec::new());
         }
         self.step("applying");

@@ -67,7 +67,14 @@ pub fn build(
         });
     engine.disable_symbol("eval");
     // stdout carries only results, so script output goes to the log.
-    engine.on_print(|text| tracing::info!(target: "script", "{text}"));
+    // An apply runs the script twice (plan, then apply); the plan pass holds its prints back,
+    // to be shown only if no apply pass follows, so that each shows once.
+    if session.quiet_prints() {
+        let held = session.clone();
+        engine.on_print(move |text| held.hold_print(text));
+    } else {
+        engine.on_print(|text| tracing::info!(target: "script", "{text}"));
+    }
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "script", source = source.unwrap_or("<main>"), %pos, "{text}");
     });

@@ -309,6 +309,8 @@ pub struct Session {
     journal: Mutex<Vec<JournalEntry>>,
     grants: Mutex<Vec<PlannedGrant>>,
     batch: Batch,
+    quiet_prints: bool,
+    held_prints: Mutex<Vec<String>>,
 }
 
 /// A failure inside a primitive, as scripts see it (`catch (e)` gets the map).
@@ -340,7 +342,33 @@ impl Session {
             journal: Mutex::default(),
             grants: Mutex::default(),
             batch: Batch::default(),
+            quiet_prints: false,
+            held_prints: Mutex::default(),
         }
+    }
+
+    /// Keeps a script print of the plan pass of an apply.
+    pub fn hold_print(&self, text: &str) {
+        lock(&self.held_prints).push(text.to_owned());
+    }
+
+    /// Shows the prints held back, for a plan pass that no apply pass follows.
+    pub fn release_prints(&self) {
+        for text in lock(&self.held_prints).drain(..) {
+            tracing::info!(target: "script", "{text}");
+        }
+    }
+
+    /// Marks the plan pass of an apply, whose script prints the apply pass repeats.
+    #[must_use]
+    pub fn with_quiet_prints(mut self) -> Self {
+        self.quiet_prints = true;
+        self
+    }
+
+    /// True for the plan pass of an apply.
+    pub fn quiet_prints(&self) -> bool {
+        self.quiet_prints
     }
 
     /// The target environment id.
