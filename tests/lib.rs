@@ -21,6 +21,8 @@ mod faults;
 mod plan;
 // Rollback, pre-flight.
 mod rollback;
+// Request bodies against the spec.
+mod wire;
 // Secrets never reach output or logs.
 mod secrets;
 // Shared kit of the emulator tests: blocking HTTP client, spec validator.

@@ -111,6 +111,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// Client id of the caller, when known.
     pub caller: Option<String>,
+    /// The JSON body of a management request, so that tests can check what clients send
+    /// against the spec. Token requests (form bodies holding secrets) are never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 /// A running emulator on its own thread and runtime; stops when dropped.

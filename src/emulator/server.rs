@@ -174,11 +174,13 @@ async fn log_request(
 ) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let (request, body) = json_body_of(request).await;
     let response = next.run(request).await;
     if !is_control_path(&path) {
         let record = RequestRecord {
             method,
             path,
+            body,
             status: response.status().as_u16(),
             caller: response
                 .extensions()
@@ -192,6 +194,37 @@ async fn log_request(
             .push(record);
     }
     response
+}
+
+/// The body of a JSON management request, read and put back; `None` for anything else (the
+/// token endpoint's form bodies hold secrets) and for bodies too large to be served anyway.
+async fn json_body_of(request: Request) -> (Request, Option<serde_json::Value>) {
+    const MAX_LOGGED: u64 = 256 * 1024;
+    let is_json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    let small = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|length| length <= MAX_LOGGED);
+    if !is_json || !small || !request.uri().path().starts_with("/v1/") {
+        return (request, None);
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_LOGGED as usize).await {
+        Ok(bytes) => {
+            let logged = serde_json::from_slice(&bytes).ok();
+            (
+                Request::from_parts(parts, axum::body::Body::from(bytes)),
+                logged,
+            )
+        }
+        // Only a body shorter than its Content-Length gets here; the handler sees it empty.
+        Err(_) => (Request::from_parts(parts, axum::body::Body::empty()), None),
+    }
 }
 
 /// Whatever answered below (an axum rejection, a 405, a body over the limit), an error leaves
