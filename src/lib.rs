@@ -25,7 +25,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
         Ok(arguments) => arguments,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { Err(2) } else { Ok(()) };
+            // 1, not clap's usual 2: `plan` exits 2 for "changes pending", and a CI gate must not
+            // mistake a mistyped flag for drift.
+            return if error.use_stderr() { Err(1) } else { Ok(()) };
         }
     };
     init_logging(arguments.verbose);

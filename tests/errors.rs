@@ -244,7 +244,7 @@ fn an_unknown_var_lists_the_recipes_params() {
     Test::new()
         .args(["apply", "authorize-worker", "--var", "name"])
         .run()
-        .status(2)
+        .failure()
         .stderr_has(&["NAME=VALUE"]);
 }
 

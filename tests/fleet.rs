@@ -276,7 +276,7 @@ fn shards_split_a_fleet_deterministically_and_completely() {
     fleet(&emulator, "")
         .args(["plan", "authorize-worker", "--all", "--shard", "4/3"])
         .run()
-        .status(2)
+        .failure()
         .stderr_has(&["expected I/N with 1 <= I <= N"]);
 }
 
