@@ -310,3 +310,30 @@ fn an_existing_worker_is_adopted_not_duplicated() {
         1
     );
 }
+
+#[test]
+fn a_script_imports_a_module_beside_it_and_prints_only_to_the_log() {
+    let emulator = emulator(1);
+    let output = Test::new()
+        .config_for(&emulator)
+        .file("naming.rhai", "fn worker_name(team) { `worker-${team}` }\n")
+        .file(
+            "recipe.rhai",
+            "import \"naming\" as naming;\nprint(\"provisioning\");\nlet app = create_app(#{ name: naming::worker_name(\"red\") });\napp.name\n",
+        )
+        .args(["apply", "recipe.rhai", "-v"])
+        .run()
+        .success()
+        .stdout_has(&["create application \"worker-red\" (WORKER)", "result: \"worker-red\""]);
+    assert!(
+        !output.stdout.contains("provisioning"),
+        "print reached stdout:\n{}",
+        output.stdout
+    );
+    assert_eq!(
+        output.stderr.matches("provisioning").count(),
+        1,
+        "printed once, to the log:\n{}",
+        output.stderr
+    );
+}
