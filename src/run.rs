@@ -280,7 +280,7 @@ pub fn run(
 ) -> Result<RunResult, Error> {
     let started = Instant::now();
     // Kept alive for the whole run when the target is local.
-    let mut _emulator = None;
+    let mut embedded = None;
     let target = match destination {
         Destination::Remote(target) => *target,
         Destination::Local => {
@@ -295,7 +295,7 @@ pub fn run(
                 source,
             })?;
             let target = local_target(&emulator)?;
-            _emulator = Some(emulator);
+            embedded = Some(emulator);
             target
         }
     };
@@ -313,7 +313,7 @@ pub fn run(
     options.transaction_id.clone_from(&shared.transaction_id);
     options.connections = Some(shared.connections.clone());
     // The embedded emulator is ours alone: PingOne's limits do not apply to it.
-    if _emulator.is_none() {
+    if embedded.is_none() {
         options.rate_budget = shared.budget(&target.license);
     }
     let client = Client::new(options)?;

@@ -31,7 +31,8 @@ struct Registrar<'a> {
 }
 
 /// Registers one primitive and records its doc. A macro rather than a generic method because
-/// Rhai's native-function traits cannot be named outside the crate.
+/// the bound a generic one needs (`rhai::Variant` on the return type) is public only under
+/// Rhai's `internals` feature, which would also open up the engine's internals to this crate.
 macro_rules! primitive {
     ($registrar:expr, $signature:literal, $doc:expr, $func:expr $(,)?) => {{
         let registrar: &mut Registrar<'_> = $registrar;
