@@ -30,7 +30,9 @@ mod support;
 
 // The PingOne emulator, endpoint by endpoint.
 mod emulator_api;
+// `p1run emulator` as a separate process.
 mod emulator_applications;
+mod emulator_cli;
 mod emulator_errors;
 mod emulator_options;
 mod emulator_role_assignments;
