@@ -106,9 +106,15 @@ pub fn run(
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(name) = names.get(index) else { break };
                     progress.started(name);
-                    let result = config.target(name).and_then(|target| {
-                        run::run(request, Destination::Remote(Box::new(target)), shared)
-                    });
+                    let result = if crate::interrupt::requested() {
+                        Err(Error::Usage(
+                            "not started: the fleet was interrupted (Ctrl-C)".into(),
+                        ))
+                    } else {
+                        config.target(name).and_then(|target| {
+                            run::run(request, Destination::Remote(Box::new(target)), shared)
+                        })
+                    };
                     let environment = EnvironmentResult {
                         name: name.clone(),
                         result,

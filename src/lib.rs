@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod error;
 pub mod fleet;
 pub mod host;
+pub mod interrupt;
 pub mod recipes;
 pub mod report;
 pub mod run;

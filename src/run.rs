@@ -186,8 +186,10 @@ impl Shared {
     /// Shared state for one command; `requests_per_second` is the budget of each license
     /// (`None`: unlimited).
     pub fn new(requests_per_second: Option<u32>) -> Result<Self, Error> {
+        let runtime = runtime()?;
+        crate::interrupt::install(&runtime);
         Ok(Self {
-            runtime: runtime()?,
+            runtime,
             tokens: TokenCache::default(),
             connections: Connections::new()?,
             // One id for every request of the command, so PingOne support can find them all.

@@ -354,3 +354,77 @@ fn the_fleet_report_has_one_entry_per_environment() {
             .all(|e| e["status"] == "succeeded" && e["changes"].as_array().unwrap().len() == 4)
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_fleet_between_steps_and_reports_what_was_done() {
+    use std::io::{BufRead, BufReader};
+    let emulator = Emulator::start(EmulatorOptions {
+        environments: 4,
+        latency: Duration::from_millis(100),
+        ..EmulatorOptions::default()
+    })
+    .expect("emulator");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p1run.toml"),
+        fleet_config(&emulator, "[fleet]\nrequests_per_second = 1000\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(crate::harness::P1RUN)
+        .current_dir(dir.path())
+        .env(SECRET_VAR, &emulator.info().client_secret)
+        .args([
+            "apply",
+            "authorize-worker",
+            "--all",
+            "-j",
+            "1",
+            "--output",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("p1run");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Interrupt as soon as the first environment is done (plain progress lines off a terminal).
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "p1run ended early:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("env-1: done") {
+            break;
+        }
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(output.status.code(), Some(1), "stderr:\n{seen}{rest}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let statuses = statuses(&report);
+    assert_eq!(statuses[0], ("env-1".to_owned(), "succeeded".to_owned()));
+    assert!(
+        statuses[1..].iter().all(|(_, status)| status == "failed"),
+        "{statuses:?}"
+    );
+    assert!(
+        format!("{seen}{rest}").contains("interrupted"),
+        "{seen}{rest}"
+    );
+    assert!(
+        report["environments"][3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not started"),
+        "{report}"
+    );
+}

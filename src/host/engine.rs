@@ -6,7 +6,7 @@ use super::session::{Session, lock};
 use crate::config::Limits;
 use crate::recipes;
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared};
 
 type SharedModule = Shared<Module>;
 use std::collections::HashMap;
@@ -66,6 +66,8 @@ pub fn build(
             cache: Mutex::default(),
         });
     engine.disable_symbol("eval");
+    // Ctrl-C ends the script between two operations (a request in flight completes first).
+    engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
     // stdout carries only results, so script output goes to the log.
     // An apply runs the script twice (plan, then apply); the plan pass holds its prints back,
     // to be shown only if no apply pass follows, so that each shows once.

@@ -81,6 +81,10 @@ fn describe(error: &EvalAltResult, max_operations: u64) -> (String, Option<Strin
             format!("the script ran more than {max_operations} operations and was stopped"),
             Some("an endless loop? If the recipe really needs more, raise [limits] max_operations in the config".into()),
         ),
+        EvalAltResult::ErrorTerminated(..) => (
+            "interrupted (Ctrl-C)".to_owned(),
+            Some("the run stopped between two steps; what it changed is listed, and a rerun continues".into()),
+        ),
         EvalAltResult::ErrorModuleNotFound(path, _) => (
             format!("cannot import {path:?}"),
             Some("import resolves only bundled \"lib/...\" modules and .rhai files beside the script".into()),

@@ -475,6 +475,12 @@ impl Session {
 
     /// In an apply pass, refuses a write that is not the next planned change.
     fn check_planned(&self, primitive: &str, change: &Change) -> PrimitiveResult<()> {
+        if crate::interrupt::requested() {
+            return Err(usage_failure(
+                primitive,
+                format!("interrupted (Ctrl-C) before `{}`", change.detail),
+            ));
+        }
         if let Some(expected) = lock(&self.expected).as_mut() {
             match expected.pop_front() {
                 Some(planned) if planned.admits(change) => {}
