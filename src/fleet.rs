@@ -111,8 +111,16 @@ pub fn run(
                             "not started: the fleet was interrupted (Ctrl-C)".into(),
                         ))
                     } else {
-                        config.target(name).and_then(|target| {
-                            run::run(request, Destination::Remote(Box::new(target)), shared)
+                        // A bug in one environment's run must not take the others down.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            config.target(name).and_then(|target| {
+                                run::run(request, Destination::Remote(Box::new(target)), shared)
+                            })
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(Error::Usage(format!(
+                                "internal error while running {name}; please report it"
+                            )))
                         })
                     };
                     let environment = EnvironmentResult {

@@ -432,6 +432,13 @@ impl Runner<'_> {
         // asked for before the failing line is made (and can be rolled back) as if sent at once.
         let flushed = session.flush();
         match (result, flushed) {
+            (Ok(_), Ok(())) if session.failed_write().is_some() => {
+                Err(Box::new(plain_error(format!(
+                    "a write failed and the script caught its error, so not every planned change was \
+                 made: {}",
+                    session.failed_write().unwrap_or_default()
+                ))))
+            }
             (Ok(value), Ok(())) => Ok(primitives::to_json(&value)),
             (Ok(_), Err(failure)) => Err(Box::new(batch_error(&failure, &script.name, &sources))),
             (Err(error), _) => Err(Box::new(render::render(

@@ -433,12 +433,36 @@ fn random_server_faults_are_retried_until_the_calls_succeed() {
     let client = admin(&emulator);
     runtime().block_on(async {
         for n in 0..6 {
-            let app = client
-                .create_application(&env, &worker_body(&format!("faulty-{n}")))
+            let name = format!("faulty-{n}");
+            let body = worker_body(&name);
+            // A POST is not retried blindly on a 5xx: `write_once` first looks for what it
+            // would have made.
+            let landed = || async {
+                let listed = client.applications(&env).await?;
+                Ok(listed.into_iter().find(|app| app.name() == name))
+            };
+            let app = p1run::client::write_once(|| client.create_application(&env, &body), landed)
                 .await
                 .unwrap();
             client.application(&env, app.id()).await.unwrap();
             client.roles().await.unwrap();
+        }
+        let names: Vec<String> = client
+            .applications(&env)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect();
+        for n in 0..6 {
+            assert_eq!(
+                names
+                    .iter()
+                    .filter(|name| **name == format!("faulty-{n}"))
+                    .count(),
+                1,
+                "{names:?}"
+            );
         }
     });
     let log = emulator.requests();

@@ -285,3 +285,25 @@ fn imports_cannot_leave_the_script_directory() {
         .failure()
         .stderr_has(&["cannot import \"../x\""]);
 }
+
+#[test]
+fn a_failed_write_the_script_catches_still_fails_the_run() {
+    let emulator = emulator(1);
+    let output = script(
+        &emulator,
+        "let app = create_app(#{ name: \"caught\" });\nenable(app);\n\
+         grant_role(app, \"Environment Admin\", environment(\"00000000-0000-0000-0000-000000000000\"));\n\
+         try { app_secret(app); } catch (e) { print(`caught: ${e.message}`); }\n#{ enabled: app.enabled }\n",
+    )
+    .args(["--output", "json"])
+    .run()
+    .failure()
+    .stderr_has(&["a write failed and the script caught its error", "grant_role"]);
+    assert_eq!(output.json()["status"], "failed");
+    let admin = Admin::new(&emulator);
+    let app = admin
+        .application_named(&admin.environment_id, "caught")
+        .expect("created");
+    // The grant failed, so the enable queued behind it was not sent.
+    assert_eq!(app["enabled"], false);
+}

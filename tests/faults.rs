@@ -36,13 +36,18 @@ fn provision(
     name: &str,
 ) -> Option<WorkerState> {
     let emulator = Emulator::start(options).expect("emulator");
-    for step in setup.iter().chain([&recipe]) {
-        let mut args = vec!["apply".to_owned(), (*step).to_owned()];
-        for var in vars {
-            args.extend(["--var".to_owned(), (*var).to_owned()]);
-        }
-        Test::new().config_for(&emulator).args(args).run().success();
+    for step in setup {
+        Test::new()
+            .config_for(&emulator)
+            .args(["apply", step])
+            .run()
+            .success();
     }
+    let mut args = vec!["apply".to_owned(), recipe.to_owned()];
+    for var in vars {
+        args.extend(["--var".to_owned(), (*var).to_owned()]);
+    }
+    Test::new().config_for(&emulator).args(args).run().success();
     final_state(&emulator, name)
 }
 
@@ -125,5 +130,71 @@ fn remove_worker_converges_under_faults_and_rate_limits() {
         "remove-worker",
         &[],
         "PingOne Authorize Worker",
+    );
+}
+
+#[test]
+fn rotate_worker_secret_converges_under_faults_and_rate_limits() {
+    converges(
+        &["authorize-worker"],
+        "rotate-worker-secret",
+        &["out=w.secret"],
+        "PingOne Authorize Worker",
+    );
+}
+
+/// A 5xx after PingOne already acted (the answer lost on the way) must not make the tool act
+/// twice: no second application, no duplicate-grant failure, no second rotation.
+#[test]
+fn lost_answers_never_make_a_write_twice() {
+    let emulator = Emulator::start(EmulatorOptions {
+        lost_answer_rate: 0.5,
+        seed: Some(11),
+        ..EmulatorOptions::default()
+    })
+    .expect("emulator");
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let apps: Vec<_> = admin
+        .applications(&env)
+        .into_iter()
+        .filter(|a| a["name"] == "PingOne Authorize Worker")
+        .collect();
+    assert_eq!(apps.len(), 1, "one worker, not two: {apps:#?}");
+    let id = apps[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(admin.grants(&env, &id).len(), 2);
+    assert_eq!(apps[0]["enabled"], true);
+    let lost = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.status == 502)
+        .count();
+    assert!(
+        lost > 0,
+        "the seed must lose at least one answer: {:#?}",
+        emulator.requests()
+    );
+
+    let before = admin.secret(&env, &id);
+    let rotated = Test::new()
+        .config_for(&emulator)
+        .args(["apply", "rotate-worker-secret", "--var", "out=w.secret"])
+        .run()
+        .success();
+    let now = admin.secret(&env, &id);
+    assert_ne!(now, before);
+    assert_eq!(
+        std::fs::read_to_string(rotated.path("w.secret")).unwrap(),
+        now
+    );
+    // Rotated once: the secret from before is still the valid previous one.
+    assert!(
+        admin.token_for(&env, &id, &before, false).is_ok(),
+        "the old secret died: rotated twice"
     );
 }

@@ -230,3 +230,57 @@ fn a_stale_plan_is_refused_without_writing() {
         ]);
     assert_eq!(writes_and_secret_reads(&emulator).len(), before);
 }
+
+#[test]
+fn two_new_applications_in_one_plan_keep_their_own_grants() {
+    let emulator = emulator(1);
+    let script = "let a = create_app(#{ name: \"A\" });\nlet b = create_app(#{ name: \"B\" });\n\
+                  grant_role(a, \"Identity Data Admin\", environment());\n\
+                  grant_role(b, \"Identity Data Admin\", environment());\n";
+    let plan = Test::new()
+        .config_for(&emulator)
+        .file("two.rhai", script)
+        .args(["plan", "two.rhai", "--output", "json"])
+        .run()
+        .status(2);
+    assert_eq!(plan.actions(), ["create", "create", "grant", "grant"]);
+    let applied = Test::new()
+        .config_for(&emulator)
+        .file("two.rhai", script)
+        .args(["apply", "two.rhai", "--output", "json"])
+        .run()
+        .success();
+    assert_eq!(applied.actions(), ["create", "create", "grant", "grant"]);
+}
+
+#[test]
+fn a_scope_swap_revokes_before_it_grants() {
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let swap = "let app = find_app(\"PingOne Authorize Worker\");\n\
+                revoke_role(app, \"Environment Admin\", organization());\n\
+                grant_role(app, \"Environment Admin\", environment());\n";
+    let output = Test::new()
+        .config_for(&emulator)
+        .file("swap.rhai", swap)
+        .args(["apply", "swap.rhai", "--output", "json"])
+        .run()
+        .success();
+    assert_eq!(output.actions(), ["revoke", "grant"]);
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let app = admin.application_named(&env, WORKER).unwrap();
+    let grants = admin.grants(&env, app["id"].as_str().unwrap());
+    assert!(
+        grants.contains(&(
+            "Environment Admin".into(),
+            "ENVIRONMENT".into(),
+            env.clone()
+        )),
+        "{grants:?}"
+    );
+}

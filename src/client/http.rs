@@ -177,7 +177,7 @@ impl Inner {
             return Ok((status, bytes));
         }
         let error = api_error(method, url.path(), status, &bytes);
-        let retry = self.classify(&error, url, retry_after);
+        let retry = self.classify(method, &error, url, retry_after);
         Err(Failure {
             error: ClientError::Api(error),
             retry,
@@ -210,11 +210,21 @@ impl Inner {
     }
 
     /// Whether a management error may be retried (§5, §7).
-    fn classify(&self, error: &ApiError, url: &Url, retry_after: Option<Duration>) -> Retry {
-        // §7.1: the official clients retry these for every method, POST included. Whether
-        // PingOne acted before a 5xx is not documented; if it did, the retry's duplicate is
-        // reported (e.g. 400 UNIQUENESS_VIOLATION), not hidden.
-        if is_transient_status(error.status) {
+    fn classify(
+        &self,
+        method: &Method,
+        error: &ApiError,
+        url: &Url,
+        retry_after: Option<Duration>,
+    ) -> Retry {
+        // §7.1: the official clients retry these for every method, POST included. But a POST
+        // is not idempotent, and after a 500/502/504 or a timeout PingOne may have acted:
+        // re-sending could create a second application of the same name (names are not
+        // unique) or rotate a secret twice. So a POST is retried here only when the answer
+        // says the request was not served (429, 503); the caller, which can check what
+        // exists, decides about the rest (see `Client::create_application` and the grants).
+        let unserved = matches!(error.status, 429 | 503);
+        if is_transient_status(error.status) && (*method != Method::POST || unserved) {
             return Retry::Transient { retry_after };
         }
         let window = self.retry.propagation_wait;
@@ -302,9 +312,13 @@ impl Inner {
             .header(ACCEPT, "application/json")
             .timeout(attempt_timeout(remaining));
         match credentials.auth_method {
-            // Plain `client_id:client_secret`, as PingOne's docs show it (§1.2).
             TokenAuthMethod::ClientSecretBasic => {
-                request = request.basic_auth(&credentials.client_id, Some(secret));
+                // RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding,
+                // as Go's oauth2 (used by PingOne's SDK) does; a no-op for plain characters.
+                let encode = |value: &str| {
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                };
+                request = request.basic_auth(encode(&credentials.client_id), Some(encode(secret)));
             }
             TokenAuthMethod::ClientSecretPost => {
                 form.push(("client_id", &credentials.client_id));
@@ -601,7 +615,10 @@ mod tests {
         let forbidden = denial(StatusCode::FORBIDDEN, actor, &url);
         let missing = denial(StatusCode::NOT_FOUND, "not found", &url);
         let waits = |error: &ApiError| {
-            matches!(inner.classify(error, &url, None), Retry::Propagation { .. })
+            matches!(
+                inner.classify(&Method::POST, error, &url, None),
+                Retry::Propagation { .. }
+            )
         };
 
         assert!(
@@ -619,11 +636,24 @@ mod tests {
         let busy = denial(StatusCode::SERVICE_UNAVAILABLE, "busy", &url);
         let after = Some(Duration::from_secs(2));
         assert!(matches!(
-            inner.classify(&busy, &url, after),
+            inner.classify(&Method::POST, &busy, &url, after),
             Retry::Transient { retry_after } if retry_after == after
         ));
         let invalid = denial(StatusCode::BAD_REQUEST, "bad", &url);
-        assert!(matches!(inner.classify(&invalid, &url, None), Retry::Never));
+        assert!(matches!(
+            inner.classify(&Method::GET, &invalid, &url, None),
+            Retry::Never
+        ));
+        // A POST that failed with a 500 may have been carried out: the caller checks first.
+        let failed = denial(StatusCode::INTERNAL_SERVER_ERROR, "oops", &url);
+        assert!(matches!(
+            inner.classify(&Method::POST, &failed, &url, None),
+            Retry::Never
+        ));
+        assert!(matches!(
+            inner.classify(&Method::GET, &failed, &url, None),
+            Retry::Transient { .. }
+        ));
     }
 
     #[test]

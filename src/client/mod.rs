@@ -27,6 +27,7 @@ mod http;
 mod model;
 mod retry;
 mod token;
+mod verify;
 #[cfg(test)]
 mod wire_tests;
 
@@ -36,6 +37,7 @@ pub use model::{
     Application, ApplicationSecret, Environment, IdRef, Permission, Role, RoleAssignment, ScopeRef,
     ScopeType, TokenAuthMethod,
 };
+pub use verify::{outcome_unknown, write_once};
 
 use crate::secret::Secret;
 use http::{Inner, TRANSACTION_HEADER};

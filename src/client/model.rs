@@ -45,6 +45,10 @@ pub enum ScopeType {
     Population,
     /// One application.
     Application,
+    /// A scope type this client does not know yet: PingOne may add some, and one unknown
+    /// value in `GET /roles` must not make every run fail.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ScopeType {
@@ -55,6 +59,7 @@ impl ScopeType {
             Self::Environment => "ENVIRONMENT",
             Self::Population => "POPULATION",
             Self::Application => "APPLICATION",
+            Self::Unknown => "UNKNOWN",
         }
     }
 }

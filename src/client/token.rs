@@ -126,7 +126,11 @@ pub(super) fn parse_token_answer(body: &[u8]) -> Result<CachedToken, String> {
     let valid_for = value
         .get("expires_in")
         .and_then(Value::as_u64)
-        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        // Capped: a day is far beyond PingOne's hour, and an absurd value must not overflow
+        // the refresh instant.
+        .map_or(DEFAULT_TOKEN_LIFETIME, |seconds| {
+            Duration::from_secs(seconds.min(86_400))
+        });
     Ok(CachedToken::new(Secret::new(token), valid_for))
 }
 

@@ -34,6 +34,11 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub fault_rate: f64,
 
+    /// Probability (0 to 1) that a successful management POST answers 502 anyway (the write
+    /// happened, the answer was "lost"), to test that clients do not blindly re-send.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
+
     /// Seed for the fault generator, to replay the same faults.
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
@@ -57,6 +62,9 @@ impl EmulatorArgs {
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err("--fault-rate must be between 0 and 1".to_owned());
         }
+        if !(0.0..=1.0).contains(&self.lost_answer_rate) {
+            return Err("--lost-answer-rate must be between 0 and 1".to_owned());
+        }
         let rate_limit = self.rate_limit.as_deref().map(parse_rate).transpose()?;
         Ok(EmulatorOptions {
             listen: self.listen,
@@ -65,6 +73,7 @@ impl EmulatorArgs {
             latency: Duration::from_millis(self.latency),
             rate_limit,
             fault_rate: self.fault_rate,
+            lost_answer_rate: self.lost_answer_rate,
             seed: self.seed,
             propagation_delay: Duration::from_millis(self.propagation_delay),
             ..EmulatorOptions::default()

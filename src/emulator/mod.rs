@@ -48,6 +48,10 @@ pub struct EmulatorOptions {
     pub rate_limit: Option<u32>,
     /// Probability of a random 500/502/503 on a management request.
     pub fault_rate: f64,
+    /// Probability that a management POST which succeeded answers 502 anyway, as if the
+    /// answer was lost on the way: the write happened, the client cannot know. Tests that
+    /// clients check before re-sending non-idempotent writes.
+    pub lost_answer_rate: f64,
     /// Seed for the fault generator.
     pub seed: Option<u64>,
     /// How long a new role grant (and a new application) takes to become visible.
@@ -65,6 +69,7 @@ impl Default for EmulatorOptions {
             latency: Duration::ZERO,
             rate_limit: None,
             fault_rate: 0.0,
+            lost_answer_rate: 0.0,
             seed: None,
             propagation_delay: Duration::ZERO,
             token_lifetime: Duration::from_secs(3600),

@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     pub(crate) propagation_delay_ms: u64,
     rate_limiter: Option<RateLimiter>,
     faults: Option<FaultInjector>,
+    lost_answers: Option<FaultInjector>,
 }
 
 impl Shared {
@@ -56,6 +57,12 @@ impl Shared {
             rate_limiter: options.rate_limit.and_then(RateLimiter::per_second),
             faults: (options.fault_rate > 0.0)
                 .then(|| FaultInjector::new(options.fault_rate, options.seed)),
+            lost_answers: (options.lost_answer_rate > 0.0).then(|| {
+                FaultInjector::new(
+                    options.lost_answer_rate,
+                    options.seed.map(|seed| seed ^ 0x5eed),
+                )
+            }),
         }
     }
 
@@ -291,7 +298,22 @@ async fn gate(
             None => return ApiError::invalid_token().into_response(),
         }
     }
+    let is_post = request.method() == axum::http::Method::POST;
     let response = next.run(request).await;
+    if is_management
+        && is_post
+        && response.status().is_success()
+        && shared
+            .lost_answers
+            .as_ref()
+            .and_then(FaultInjector::draw)
+            .is_some()
+    {
+        return with_caller(
+            ApiError::injected_fault(axum::http::StatusCode::BAD_GATEWAY).into_response(),
+            caller_id,
+        );
+    }
     match caller_id {
         Some(id) if response.extensions().get::<CallerId>().is_none() => {
             with_caller(response, Some(id))

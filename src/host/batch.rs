@@ -8,6 +8,7 @@
 //! for before the failing line is done, and can be rolled back, as if sent at once).
 
 use super::session::{AppHandle, Change, JournalEntry, Undo, lock};
+use crate::client::write_once;
 use crate::client::{Application, Client, ClientError, RoleAssignment, ScopeRef};
 use futures_util::future::join_all;
 use std::sync::Mutex;
@@ -122,6 +123,11 @@ impl Batch {
         lock(&self.queue).push(queued);
     }
 
+    /// Drops everything queued, unsent.
+    pub fn discard(&self) {
+        lock(&self.queue).clear();
+    }
+
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         lock(&self.queue).is_empty()
@@ -136,21 +142,28 @@ impl Batch {
             granted: Vec::new(),
             failure: None,
         };
-        let (role_ops, updates): (Vec<_>, Vec<_>) = queued
+        let (updates, role_ops): (Vec<_>, Vec<_>) = queued
             .into_iter()
-            .partition(|q| !matches!(q.operation, Operation::Update { .. }));
-
-        let results = join_all(
-            role_ops
-                .iter()
-                .map(|queued| send_role_change(client, queued)),
-        )
-        .await;
-        for (queued, (result, duration_ms)) in role_ops.into_iter().zip(results) {
-            flushed.record(queued, result, duration_ms);
+            .partition(|q| matches!(q.operation, Operation::Update { .. }));
+        // Revokes before grants: swapping a role's scope (revoke at the organization, grant at
+        // the environment) must not race into PingOne's duplicate check.
+        let (revokes, grants): (Vec<_>, Vec<_>) = role_ops
+            .into_iter()
+            .partition(|q| matches!(q.operation, Operation::Revoke { .. }));
+        for wave in [revokes, grants] {
+            if flushed.failure.is_some() {
+                flushed.not_sent(wave);
+                continue;
+            }
+            let results =
+                join_all(wave.iter().map(|queued| send_role_change(client, queued))).await;
+            for (queued, (result, duration_ms)) in wave.into_iter().zip(results) {
+                flushed.record(queued, result, duration_ms);
+            }
         }
         if flushed.failure.is_some() {
             // The documented order: an application is enabled only after its roles are granted.
+            flushed.not_sent(updates);
             return flushed;
         }
 
@@ -191,10 +204,24 @@ async fn send_role_change(client: &Client, queued: &Queued) -> (Result<Sent, Cli
             application_id,
             role_id,
             scope,
-        } => client
-            .create_role_assignment(environment_id, application_id, role_id, scope)
+        } => {
+            // A grant PingOne may have made despite its answer is looked for before it is
+            // sent again (see `client::write_once`).
+            let landed = || async {
+                let held = client
+                    .role_assignments(environment_id, application_id)
+                    .await?;
+                Ok(held
+                    .into_iter()
+                    .find(|a| a.role.id == *role_id && a.scope == *scope))
+            };
+            write_once(
+                || client.create_role_assignment(environment_id, application_id, role_id, scope),
+                landed,
+            )
             .await
-            .map(Sent::Granted),
+            .map(Sent::Granted)
+        }
         Operation::Revoke {
             environment_id,
             application_id,
@@ -228,6 +255,26 @@ fn elapsed_ms(started: Instant) -> u64 {
 }
 
 impl Flushed {
+    /// Journals writes left unsent because an earlier one failed, and puts the applications
+    /// they would have updated back to the state PingOne still holds.
+    fn not_sent(&mut self, queued: Vec<Queued>) {
+        // Newest first, so that an application updated twice ends at its first `previous`.
+        for queued in queued.iter().rev() {
+            if let Operation::Update { app, previous } = &queued.operation {
+                app.replace((**previous).clone());
+            }
+        }
+        for queued in queued {
+            self.journal.push(JournalEntry {
+                change: queued.change,
+                request: queued.request,
+                error: Some("not sent: an earlier write of the same step failed".into()),
+                duration_ms: 0,
+                undo: None,
+            });
+        }
+    }
+
     fn record(&mut self, queued: Queued, result: Result<Sent, ClientError>, duration_ms: u64) {
         let mut change = queued.change;
         match result {
@@ -333,6 +380,8 @@ impl Flushed {
                 }
             }
             Err(error) => {
+                // PingOne still holds the state from before these changes.
+                app.replace(*previous);
                 let first = &members[0];
                 for queued in &members {
                     self.journal.push(JournalEntry {

@@ -10,7 +10,8 @@ use super::session::{
     Undo, usage_failure,
 };
 use crate::client::{
-    Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
+    Application, ClientError, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType,
+    TokenAuthMethod, write_once,
 };
 use rhai::{Array, Dynamic, Engine, FuncRegistration, Map, NativeCallContext};
 use serde_json::{Value, json};
@@ -357,9 +358,25 @@ fn rotate_secret(
         Change::new("rotate", "application_secret", id.clone(), detail),
         request,
         || {
+            let client = session.client();
+            // Rotating twice would end the old secret at once, breaking the services
+            // `previous_expires_minutes` promised to spare: after an answer that leaves the
+            // outcome unknown, compare with the secret from before.
+            let before = session.block_on(client.application_secret(&env, &id)).ok();
+            let landed = || async {
+                let Some(before) = &before else {
+                    return Err(ClientError::InvalidArgument(
+                        "PingOne's answer leaves it unknown whether the secret was rotated, and the \
+                         secret before could not be read to tell; read it before rotating again"
+                            .into(),
+                    ));
+                };
+                let now = client.application_secret(&env, &id).await?;
+                Ok((now.secret != before.secret).then_some(now))
+            };
             let rotated = session.call(
                 "rotate_secret",
-                session.client().rotate_application_secret(&env, &id, keep),
+                write_once(|| client.rotate_application_secret(&env, &id, keep), landed),
             )?;
             let undo = Undo::Impossible(
                 "a rotated secret cannot be restored; the previous one stays valid as configured"
@@ -574,6 +591,15 @@ fn param(session: &Session, name: &str, default: Dynamic) -> PrimitiveResult<Dyn
     Ok(raw.into())
 }
 
+/// The ids of the applications this run knows in the target environment.
+fn found_ids(session: &Session) -> PrimitiveResult<Vec<String>> {
+    Ok(session
+        .applications("create_app")?
+        .iter()
+        .map(AppHandle::id)
+        .collect())
+}
+
 fn matching_apps(
     session: &Session,
     primitive: &str,
@@ -677,10 +703,20 @@ fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<
         format!("create application {name:?} ({kind})"),
     );
     let request = format!("POST /environments/{env}/applications");
+    let known: Vec<String> = found_ids(session)?;
     let created = session.write("create_app", change, request, || {
+        let client = session.client();
+        // Application names are not unique: after an answer that leaves it unknown whether
+        // PingOne created it, look for it before creating it again.
+        let landed = || async {
+            let listed = client.applications(&env).await?;
+            Ok(listed.into_iter().find(|app| {
+                app.name() == name && app.kind() == kind && !known.iter().any(|id| id == app.id())
+            }))
+        };
         let created = session.call(
             "create_app",
-            session.client().create_application(&env, &body),
+            write_once(|| client.create_application(&env, &body), landed),
         )?;
         let id = created.id().to_owned();
         let undo = Undo::DeleteApplication {
@@ -752,7 +788,7 @@ fn delete_app(session: &Session, app: &AppHandle) -> PrimitiveResult<()> {
             )),
         ))
     })?;
-    session.forget_application(&id);
+    session.forget_application(&app.key());
     Ok(())
 }
 
@@ -862,7 +898,7 @@ fn grant_role(
         scope: scope.clone(),
         read_only: false,
     });
-    session.set_assignments(&app_id, assignments);
+    session.set_assignments(&app, assignments);
     Ok(app)
 }
 
@@ -903,7 +939,7 @@ fn revoke_role(
         scope: scope.clone(),
     };
     session.defer("revoke_role", change, request, site, operation)?;
-    session.set_assignments(&app_id, assignments);
+    session.set_assignments(&app, assignments);
     Ok(app)
 }
 

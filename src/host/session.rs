@@ -183,14 +183,32 @@ pub struct AppHandle {
     pub environment_id: String,
     /// Its state as last read or written in this run.
     pub state: Arc<Mutex<Application>>,
+    /// For an application only a plan has created: a key of its own, since every such app
+    /// shares the id `(known after apply)`.
+    planned: Option<Arc<str>>,
 }
 
 impl AppHandle {
     /// A handle on a state.
     pub fn new(environment_id: &str, application: Application) -> Self {
+        static PLANNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let planned = (application.id() == KNOWN_AFTER_APPLY).then(|| {
+            let n = PLANNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Arc::from(format!("{KNOWN_AFTER_APPLY}#{n}"))
+        });
         Self {
             environment_id: environment_id.to_owned(),
             state: Arc::new(Mutex::new(application)),
+            planned,
+        }
+    }
+
+    /// What this run's view of the environment knows the application by: its id, or for a
+    /// planned application a key unique among them.
+    pub fn key(&self) -> String {
+        match &self.planned {
+            Some(key) => key.to_string(),
+            None => self.id(),
         }
     }
 
@@ -311,6 +329,7 @@ pub struct Session {
     batch: Batch,
     quiet_prints: bool,
     held_prints: Mutex<Vec<String>>,
+    failed_write: Mutex<Option<String>>,
 }
 
 /// A failure inside a primitive, as scripts see it (`catch (e)` gets the map).
@@ -344,7 +363,18 @@ impl Session {
             batch: Batch::default(),
             quiet_prints: false,
             held_prints: Mutex::default(),
+            failed_write: Mutex::default(),
         }
+    }
+
+    /// The first write of this pass that failed, even if the script caught its error: the
+    /// run then did not make every planned change, and must not report success.
+    pub fn failed_write(&self) -> Option<String> {
+        lock(&self.failed_write).clone()
+    }
+
+    fn note_failed_write(&self, message: String) {
+        lock(&self.failed_write).get_or_insert(message);
     }
 
     /// Keeps a script print of the plan pass of an apply.
@@ -461,6 +491,7 @@ impl Session {
                 Ok(Some(value))
             }
             Err(error) => {
+                self.note_failed_write(error_message(&error));
                 lock(&self.journal).push(JournalEntry {
                     change,
                     request,
@@ -485,6 +516,9 @@ impl Session {
             match expected.pop_front() {
                 Some(planned) if planned.admits(change) => {}
                 planned => {
+                    // The queue holds writes planned before this one; past a divergence none
+                    // of them is sent either, so the message below stays true.
+                    self.batch.discard();
                     let planned = planned.map_or("no further change".to_owned(), |p| {
                         format!("{} {}", p.symbol(), p.detail)
                     });
@@ -549,6 +583,9 @@ impl Session {
             }
         }
         drop(view);
+        if let Some(failure) = &flushed.failure {
+            self.note_failed_write(format!("{}: {}", failure.primitive, failure.error));
+        }
         flushed.failure.map_or(Ok(()), Err)
     }
 
@@ -642,17 +679,17 @@ impl Session {
     /// it was created with `assignActorRoles: false`.
     pub fn remember_application(&self, handle: AppHandle) {
         let mut view = lock(&self.view);
-        view.assignments.insert(handle.id(), Vec::new());
+        view.assignments.insert(handle.key(), Vec::new());
         view.applications.get_or_insert_with(Vec::new).push(handle);
     }
 
     /// Drops an application this pass deleted.
-    pub fn forget_application(&self, id: &str) {
+    pub fn forget_application(&self, key: &str) {
         let mut view = lock(&self.view);
         if let Some(apps) = view.applications.as_mut() {
-            apps.retain(|app| app.id() != id);
+            apps.retain(|app| app.key() != key);
         }
-        view.assignments.remove(id);
+        view.assignments.remove(key);
     }
 
     /// An application's role assignments, read once per run and kept current by this pass's
@@ -662,13 +699,13 @@ impl Session {
         primitive: &str,
         app: &AppHandle,
     ) -> PrimitiveResult<Vec<RoleAssignment>> {
-        let id = app.id();
-        if let Some(known) = lock(&self.view).assignments.get(&id) {
+        if let Some(known) = lock(&self.view).assignments.get(&app.key()) {
             return Ok(known.clone());
         }
         if app.is_planned() {
             return Ok(Vec::new());
         }
+        let id = app.id();
         let read = lock(&self.reads.assignments).get(&id).cloned();
         let listed = match read {
             Some(listed) => listed,
@@ -686,10 +723,8 @@ impl Session {
     }
 
     /// Updates this pass's view of an application's assignments after a grant or revoke.
-    pub fn set_assignments(&self, app_id: &str, assignments: Vec<RoleAssignment>) {
-        lock(&self.view)
-            .assignments
-            .insert(app_id.to_owned(), assignments);
+    pub fn set_assignments(&self, app: &AppHandle, assignments: Vec<RoleAssignment>) {
+        lock(&self.view).assignments.insert(app.key(), assignments);
     }
 }
 
