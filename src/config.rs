@@ -187,9 +187,19 @@ impl Config {
             path: path.to_owned(),
             message: format!("cannot read it: {source}"),
         })?;
-        let mut config: Config = toml::from_str(&text).map_err(|error| Error::Config {
-            path: path.to_owned(),
-            message: error.to_string(),
+        // The parser's own message quotes the offending line, which could be a mistyped secret:
+        // say where and what, without the text.
+        let mut config: Config = toml::from_str(&text).map_err(|error| {
+            let place = error.span().map_or_else(String::new, |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            Error::Config {
+                path: path.to_owned(),
+                message: format!("{place}{}", error.message()),
+            }
         })?;
         config.path = path.to_owned();
         for (name, env) in &config.environments {

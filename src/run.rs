@@ -163,7 +163,7 @@ pub fn destination(env: Option<&str>, config: Option<&Config>) -> Result<Destina
 
 /// What every run of one command shares, so that a fleet of runs costs little more than its
 /// requests: one runtime, one token per worker credential, one connection pool, one request
-/// budget per license, and the built-in roles read once per region.
+/// budget per license, and the built-in roles read once per organization.
 pub struct Shared {
     runtime: tokio::runtime::Runtime,
     tokens: TokenCache,
@@ -171,7 +171,7 @@ pub struct Shared {
     transaction_id: String,
     requests_per_second: Option<NonZeroU32>,
     budgets: Mutex<HashMap<String, RateBudget>>,
-    roles: Mutex<HashMap<String, RolesCell>>,
+    roles: Mutex<HashMap<(String, String, String), RolesCell>>,
     actors: Mutex<HashMap<(String, String, String), ActorCell>>,
     on_step: Mutex<Option<StepListener>>,
 }
@@ -222,9 +222,12 @@ impl Shared {
         )
     }
 
-    fn roles_cell(&self, api_url: &str) -> RolesCell {
+    /// The built-in roles are read once per organization: role ids are not known to be the
+    /// same across organizations (API-REFERENCE §3), and a worker belongs to exactly one, so
+    /// the worker stands for its organization.
+    fn roles_cell(&self, target: &Target) -> RolesCell {
         lock(&self.roles)
-            .entry(api_url.to_owned())
+            .entry(worker_key(target))
             .or_default()
             .clone()
     }
@@ -233,13 +236,20 @@ impl Shared {
     /// (and for a bootstrap admin of many environments, a long list), so a fleet reads them
     /// once per worker.
     fn actor_cell(&self, target: &Target) -> ActorCell {
-        let key = (
-            target.endpoints.api_url.to_string(),
-            target.credentials.environment_id.clone(),
-            target.credentials.client_id.clone(),
-        );
-        lock(&self.actors).entry(key).or_default().clone()
+        lock(&self.actors)
+            .entry(worker_key(target))
+            .or_default()
+            .clone()
     }
+}
+
+/// (API host, worker environment, worker client id): one acting worker.
+fn worker_key(target: &Target) -> (String, String, String) {
+    (
+        target.endpoints.api_url.to_string(),
+        target.credentials.environment_id.clone(),
+        target.credentials.client_id.clone(),
+    )
 }
 
 /// Everything one run needs besides its destination.
@@ -325,7 +335,7 @@ pub fn run(
         client: client.clone(),
         target: &target,
         reads: Arc::new(Reads::default()),
-        roles: shared.roles_cell(target.endpoints.api_url.as_str()),
+        roles: shared.roles_cell(&target),
         actor: shared.actor_cell(&target),
         on_step: lock(&shared.on_step).clone(),
     };
@@ -654,7 +664,18 @@ impl Runner<'_> {
                         format!("undo: {detail}"),
                         format!("PUT /environments/{environment_id}/applications/{}", previous.id()),
                         self.runtime
-                            .block_on(client.update_application(&environment_id, &previous))
+                            .block_on(async {
+                                // As for every PUT: PingOne's current state, with the fields
+                                // this run changed set back.
+                                let mut body = client.application(&environment_id, previous.id()).await?;
+                                let read_only = crate::client::Application::READ_ONLY_FIELDS;
+                                for (field, value) in &previous.0 {
+                                    if !read_only.contains(&field.as_str()) && body.0.get(field) != Some(value) {
+                                        body.set(field, value.clone());
+                                    }
+                                }
+                                client.update_application(&environment_id, &body).await
+                            })
                             .map(drop)
                             .map_err(|e| e.to_string()),
                     ),

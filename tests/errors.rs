@@ -307,3 +307,21 @@ fn a_failed_write_the_script_catches_still_fails_the_run() {
     // The grant failed, so the enable queued behind it was not sent.
     assert_eq!(app["enabled"], false);
 }
+
+#[test]
+fn a_config_parse_error_never_quotes_the_offending_line() {
+    let output = Test::new()
+        .file(
+            "p1run.toml",
+            "[environments.a]\nenvironment_id = \"e\"\nclient_secret = SuperSecretValue123\n",
+        )
+        .args(["apply", "authorize-worker", "--env", "a"])
+        .run()
+        .failure()
+        .stderr_has(&["config p1run.toml: line 3, column"]);
+    assert!(
+        !output.stderr.contains("SuperSecretValue123"),
+        "{}",
+        output.stderr
+    );
+}

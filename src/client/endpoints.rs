@@ -89,7 +89,16 @@ impl Endpoints {
 /// Parses one override URL and applies the scheme rule; the trailing `/` is dropped so that
 /// paths can be appended.
 fn checked_url(name: &str, raw: &str) -> Result<Url, ClientError> {
-    let invalid = |why: String| ClientError::InvalidEndpoint(format!("{name} {raw:?}: {why}"));
+    // The raw URL is not echoed: it may carry credentials, which are refused below.
+    let shown = url::Url::parse(raw).ok().map_or_else(
+        || "(not a URL)".to_owned(),
+        |mut url| {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        },
+    );
+    let invalid = |why: String| ClientError::InvalidEndpoint(format!("{name} {shown:?}: {why}"));
     let mut url = Url::parse(raw.trim()).map_err(|e| invalid(e.to_string()))?;
     if url.cannot_be_a_base() || url.host().is_none() {
         return Err(invalid("not an http(s) URL with a host".into()));

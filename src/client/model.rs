@@ -192,17 +192,18 @@ impl FromStr for TokenAuthMethod {
 #[serde(transparent)]
 pub struct Application(pub Map<String, Value>);
 
-/// Fields PingOne computes; they are stripped from PUT bodies.
-const READ_ONLY_FIELDS: [&str; 6] = [
-    "_links",
-    "id",
-    "environment",
-    "createdAt",
-    "updatedAt",
-    "assignActorRoles",
-];
-
 impl Application {
+    /// Fields PingOne computes (and `assignActorRoles`, which a PUT ignores); they are
+    /// stripped from PUT bodies.
+    pub const READ_ONLY_FIELDS: [&str; 6] = [
+        "_links",
+        "id",
+        "environment",
+        "createdAt",
+        "updatedAt",
+        "assignActorRoles",
+    ];
+
     fn str_field(&self, key: &str) -> &str {
         self.0.get(key).and_then(Value::as_str).unwrap_or_default()
     }
@@ -248,7 +249,7 @@ impl Application {
     /// The body of a full-replace PUT: everything but the read-only fields.
     pub fn update_body(&self) -> Value {
         let mut body = self.0.clone();
-        for key in READ_ONLY_FIELDS {
+        for key in Self::READ_ONLY_FIELDS {
             body.remove(key);
         }
         Value::Object(body)

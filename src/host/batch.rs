@@ -241,12 +241,32 @@ async fn send_update(
     members: &[Queued],
 ) -> (Result<Application, ClientError>, u64) {
     let started = Instant::now();
-    let Some(Operation::Update { app, .. }) = members.last().map(|q| &q.operation) else {
-        unreachable!("update groups are never empty");
+    let (Some(Operation::Update { app, .. }), Some(Operation::Update { previous, .. })) = (
+        members.last().map(|q| &q.operation),
+        members.first().map(|q| &q.operation),
+    ) else {
+        unreachable!("update groups hold updates and are never empty");
     };
-    let result = client
-        .update_application(&app.environment_id, &app.snapshot())
-        .await;
+    let wanted = app.snapshot();
+    // PUT replaces the whole application and clears what it omits (API-REFERENCE §2.2), so
+    // its body is what PingOne holds now, read just before, with this run's changes on top;
+    // for an application this run created, the create's answer is that state already.
+    let result = async {
+        let mut body = if app.created_here() {
+            wanted.clone()
+        } else {
+            client.application(&app.environment_id, wanted.id()).await?
+        };
+        for (field, value) in &wanted.0 {
+            if !Application::READ_ONLY_FIELDS.contains(&field.as_str())
+                && previous.0.get(field) != Some(value)
+            {
+                body.set(field, value.clone());
+            }
+        }
+        client.update_application(&app.environment_id, &body).await
+    }
+    .await;
     (result, elapsed_ms(started))
 }
 

@@ -734,7 +734,11 @@ fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<
         fields.insert("id".into(), Value::String(KNOWN_AFTER_APPLY.into()));
         Application(fields)
     });
-    let handle = AppHandle::new(&env, application);
+    let handle = if session.mode() == Mode::Apply {
+        AppHandle::created(&env, application)
+    } else {
+        AppHandle::new(&env, application)
+    };
     session.remember_application(handle.clone());
     Ok(handle)
 }
@@ -860,7 +864,8 @@ fn grant_role(
         return Err(usage_failure(
             "grant_role",
             format!(
-                "{:?} already holds {role_name:?} at {} {}, which PingOne counts as a duplicate of                  {} {}; revoke_role the narrower one first",
+                "{:?} already holds {role_name:?} at {} {}, which PingOne counts as a duplicate of {} {}; \
+                 revoke_role the narrower one first",
                 app.name(),
                 narrower.scope.kind,
                 narrower.scope.id,

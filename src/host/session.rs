@@ -186,6 +186,8 @@ pub struct AppHandle {
     /// For an application only a plan has created: a key of its own, since every such app
     /// shares the id `(known after apply)`.
     planned: Option<Arc<str>>,
+    /// Created by this run's apply pass, so its state is PingOne's own answer of moments ago.
+    created_here: bool,
 }
 
 impl AppHandle {
@@ -200,7 +202,21 @@ impl AppHandle {
             environment_id: environment_id.to_owned(),
             state: Arc::new(Mutex::new(application)),
             planned,
+            created_here: false,
         }
+    }
+
+    /// A handle on an application this run just created.
+    pub fn created(environment_id: &str, application: Application) -> Self {
+        Self {
+            created_here: true,
+            ..Self::new(environment_id, application)
+        }
+    }
+
+    /// True for an application this run's apply pass created.
+    pub fn created_here(&self) -> bool {
+        self.created_here
     }
 
     /// What this run's view of the environment knows the application by: its id, or for a
