@@ -202,6 +202,23 @@ impl Config {
             }
         })?;
         config.path = path.to_owned();
+        // Zero would switch a limit off; a limit is switched off by raising it, visibly.
+        let limits = &config.limits;
+        for (key, value) in [
+            ("[limits] max_operations", limits.max_operations),
+            ("[limits] max_call_levels", limits.max_call_levels as u64),
+            ("[limits] max_string_size", limits.max_string_size as u64),
+            ("[limits] max_array_size", limits.max_array_size as u64),
+            ("[limits] max_map_size", limits.max_map_size as u64),
+            (
+                "[fleet] requests_per_second",
+                u64::from(config.fleet.requests_per_second),
+            ),
+        ] {
+            if value == 0 {
+                return Err(config.error(format!("{key} must be at least 1")));
+            }
+        }
         for (name, env) in &config.environments {
             if env.client_secret.is_some() {
                 return Err(config.error(format!(

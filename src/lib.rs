@@ -52,8 +52,11 @@ fn init_logging(verbosity: u8) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     // try_init: a second call (tests calling `run` twice) keeps the first subscriber.
+    // Colours only on a terminal: CI logs get plain lines.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }

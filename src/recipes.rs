@@ -62,8 +62,22 @@ pub struct Param {
 }
 
 /// The params a script reads, in order of first use. A scan of the source rather than a run,
-/// so that listing recipes never calls PingOne.
+/// so that listing recipes (and checking `--var`s) never calls PingOne; a param whose name is
+/// computed at run time is not found, and its `--var` is refused.
 pub fn params(source: &str) -> Vec<Param> {
+    // Comment lines are blanked (keeping offsets), so a commented-out call is not a param.
+    let code: String = source
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                " ".repeat(line.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let source = code.as_str();
     let mut found: Vec<Param> = Vec::new();
     for (start, _) in source.match_indices("param(\"") {
         let rest = &source[start + "param(\"".len()..];
@@ -125,6 +139,18 @@ mod tests {
                     default: "[\"A@b\", \"C@d\"]".into()
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn commented_out_calls_are_not_params() {
+        let source = "// let old = param(\"old\", 1);\nlet new = param(\"new\", 2);";
+        assert_eq!(
+            params(source),
+            vec![Param {
+                name: "new".into(),
+                default: "2".into()
+            }]
         );
     }
 

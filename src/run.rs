@@ -342,7 +342,7 @@ pub fn run(
 
     let mut result = runner.run_all();
     result.outcome.requests = client.requests_sent();
-    result.outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    result.outcome.duration_ms = crate::host::session::elapsed_ms(started);
     Ok(result)
 }
 

@@ -274,3 +274,32 @@ fn a_grant_overlapping_a_narrower_one_fails_before_writing() {
         ]);
     assert_eq!(snapshot(&emulator), before);
 }
+
+#[test]
+fn rollback_removes_the_secret_file_it_wrote() {
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let output = Test::new()
+        .config_for(&emulator)
+        .file(
+            "recipe.rhai",
+            "let app = find_app(\"PingOne Authorize Worker\");\n\
+             write_secret(app_secret(app), \"first.secret\");\n\
+             write_secret(app_secret(app), \"missing-dir/second.secret\");\n",
+        )
+        .args(["apply", "recipe.rhai", "--rollback-on-failure"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "cannot write missing-dir/second.secret",
+            "undone: write secret of \"PingOne Authorize Worker\" to first.secret",
+        ]);
+    assert!(
+        !output.path("first.secret").exists(),
+        "the file the run wrote is gone"
+    );
+}

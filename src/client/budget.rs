@@ -27,11 +27,6 @@ impl RateBudget {
         }
     }
 
-    /// The rate.
-    pub fn rate(&self) -> NonZeroU32 {
-        self.per_second
-    }
-
     /// Waits until one more request fits.
     pub(crate) async fn acquire(&self) {
         self.limiter.until_ready().await;

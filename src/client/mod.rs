@@ -101,7 +101,8 @@ pub struct RetryPolicy {
     pub propagation_wait: Duration,
 }
 
-/// Tokens shared by every [`Client`] of a run, keyed by (auth URL, environment, client id).
+/// Tokens shared by every [`Client`] of a run, keyed by (auth URL, environment, client id,
+/// fingerprint of the secret).
 ///
 /// Cheap to clone; clones share the tokens, across clients and threads.
 #[derive(Debug, Default, Clone)]
@@ -159,7 +160,7 @@ impl Connections {
 
 impl ClientOptions {
     /// Options with the default [`RetryPolicy`], a fresh [`TokenCache`], a random transaction
-    /// id and PingOne's page size.
+    /// id, no page size (PingOne chooses), no request budget and a connection pool of its own.
     pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
         Self {
             endpoints,

@@ -93,14 +93,6 @@ impl TokenCache {
             *cached = Some(CachedToken::new(token, valid_for));
         }
     }
-
-    /// Forgets every cached token.
-    pub fn clear(&self) {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
 }
 
 /// Lifetime assumed when a token answer has no `expires_in`: PingOne documents one hour

@@ -194,14 +194,19 @@ async fn log_request(
                 .get::<CallerId>()
                 .map(|caller| caller.0.clone()),
         };
-        shared
-            .log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(record);
+        let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded, so that a long-running `p1run emulator` does not grow without end: past
+        // the cap the oldest half goes (tests read far fewer).
+        if log.len() >= REQUEST_LOG_CAP {
+            log.drain(..REQUEST_LOG_CAP / 2);
+        }
+        log.push(record);
     }
     response
 }
+
+/// The most requests the log keeps.
+const REQUEST_LOG_CAP: usize = 200_000;
 
 /// The body of a JSON management request, read and put back; `None` for anything else (the
 /// token endpoint's form bodies hold secrets) and for bodies too large to be served anyway.

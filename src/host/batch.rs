@@ -7,7 +7,7 @@
 //! secret, and at the end of the script (also when the script failed, so that what it asked
 //! for before the failing line is done, and can be rolled back, as if sent at once).
 
-use super::session::{AppHandle, Change, JournalEntry, Undo, lock};
+use super::session::{AppHandle, Change, JournalEntry, Undo, elapsed_ms, lock};
 use crate::client::write_once;
 use crate::client::{Application, Client, ClientError, RoleAssignment, ScopeRef};
 use futures_util::future::join_all;
@@ -270,10 +270,6 @@ async fn send_update(
     (result, elapsed_ms(started))
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Flushed {
     /// Journals writes left unsent because an earlier one failed, and puts the applications
     /// they would have updated back to the state PingOne still holds.
@@ -285,13 +281,9 @@ impl Flushed {
             }
         }
         for queued in queued {
-            self.journal.push(JournalEntry {
-                change: queued.change,
-                request: queued.request,
-                error: Some("not sent: an earlier write of the same step failed".into()),
-                duration_ms: 0,
-                undo: None,
-            });
+            let why = "not sent: an earlier write of the same step failed".to_owned();
+            self.journal
+                .push(JournalEntry::failed(queued.change, queued.request, 0, why));
         }
     }
 
@@ -336,24 +328,21 @@ impl Flushed {
                     },
                     _ => unreachable!("role operations answer with grants or revokes"),
                 };
-                tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
-                self.journal.push(JournalEntry {
-                    change: change.clone(),
-                    request: queued.request,
-                    error: None,
+                self.journal.push(JournalEntry::made(
+                    change.clone(),
+                    queued.request,
                     duration_ms,
-                    undo: Some(undo),
-                });
+                    Some(undo),
+                ));
                 self.changes.push(change);
             }
             Err(error) => {
-                self.journal.push(JournalEntry {
+                self.journal.push(JournalEntry::failed(
                     change,
-                    request: queued.request,
-                    error: Some(error.to_string()),
+                    queued.request,
                     duration_ms,
-                    undo: None,
-                });
+                    error.to_string(),
+                ));
                 if self.failure.is_none() {
                     self.failure = Some(BatchFailure {
                         primitive: queued.primitive,
@@ -388,14 +377,12 @@ impl Flushed {
                         previous: previous.clone(),
                         detail: queued.change.detail.clone(),
                     });
-                    tracing::info!(target: "p1run::change", "{} {} [{}]", queued.change.symbol(), queued.change.detail, queued.change.id);
-                    self.journal.push(JournalEntry {
-                        change: queued.change.clone(),
-                        request: queued.request,
-                        error: None,
+                    self.journal.push(JournalEntry::made(
+                        queued.change.clone(),
+                        queued.request,
                         duration_ms,
                         undo,
-                    });
+                    ));
                     self.changes.push(queued.change);
                 }
             }
@@ -404,13 +391,13 @@ impl Flushed {
                 app.replace(*previous);
                 let first = &members[0];
                 for queued in &members {
-                    self.journal.push(JournalEntry {
-                        change: queued.change.clone(),
-                        request: queued.request.clone(),
-                        error: Some(error.to_string()),
+                    let (change, request) = (queued.change.clone(), queued.request.clone());
+                    self.journal.push(JournalEntry::failed(
+                        change,
+                        request,
                         duration_ms,
-                        undo: None,
-                    });
+                        error.to_string(),
+                    ));
                 }
                 if self.failure.is_none() {
                     self.failure = Some(BatchFailure {

@@ -847,12 +847,25 @@ fn grant_role(
         .iter()
         .find(|a| a.role.id == role.id && covers(&a.scope, scope))
     {
-        tracing::info!(
-            "{:?} already holds {role_name:?} at {} {}",
-            app.name(),
-            held.scope.kind,
-            held.scope.id
-        );
+        if held.scope == *scope {
+            tracing::info!(
+                "{:?} already holds {role_name:?} at {} {}",
+                app.name(),
+                scope.kind,
+                scope.id
+            );
+        } else {
+            // Not narrowed silently: the recipe asked for less than the app holds.
+            tracing::warn!(
+                "{:?} holds {role_name:?} at {} {}, broader than the requested {} {}; left as is \
+                 (revoke_role the broader grant to narrow it)",
+                app.name(),
+                held.scope.kind,
+                held.scope.id,
+                scope.kind,
+                scope.id
+            );
+        }
         return Ok(app);
     }
     // PingOne treats the same role at an organization and at one of its environments as a

@@ -175,6 +175,36 @@ pub struct JournalEntry {
     pub undo: Option<Undo>,
 }
 
+impl JournalEntry {
+    /// A write PingOne carried out; logged as it is journaled.
+    pub fn made(change: Change, request: String, duration_ms: u64, undo: Option<Undo>) -> Self {
+        tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
+        Self {
+            change,
+            request,
+            error: None,
+            duration_ms,
+            undo,
+        }
+    }
+
+    /// A write that failed, or was not sent (`error` says which).
+    pub fn failed(change: Change, request: String, duration_ms: u64, error: String) -> Self {
+        Self {
+            change,
+            request,
+            error: Some(error),
+            duration_ms,
+            undo: None,
+        }
+    }
+}
+
+/// Milliseconds since `started`, for journals and reports.
+pub fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A live application handle: every copy a script holds sees the latest state this run
 /// knows, so `enable(app); app.enabled` is `true` without reassigning `app`.
 #[derive(Debug, Clone)]
@@ -292,23 +322,9 @@ impl Reads {
         }
     }
 
-    /// The built-in roles, when already read.
-    pub fn known_roles(&self) -> Option<Arc<Vec<Role>>> {
-        lock(&self.roles).clone()
-    }
-
     /// The acting worker's role assignments, when already read.
     pub fn actor_assignments(&self) -> Option<Vec<RoleAssignment>> {
         lock(&self.actor_assignments).clone()
-    }
-
-    /// A cache that starts with the built-in roles already known (they are the same for every
-    /// environment of a region).
-    pub fn with_roles(roles: Option<Arc<Vec<Role>>>) -> Self {
-        Self {
-            roles: Mutex::new(roles),
-            ..Self::default()
-        }
     }
 }
 
@@ -444,7 +460,7 @@ impl Session {
             .map_err(|error| api_failure(primitive, &error))
     }
 
-    /// Blocks on any future (rollback, pre-flight).
+    /// Blocks on any future from the script thread (e.g. a read a write depends on).
     pub fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         self.runtime.block_on(future)
     }
@@ -489,32 +505,29 @@ impl Session {
         self.flush_for_script()?;
         let started = Instant::now();
         let result = send();
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let duration_ms = elapsed_ms(started);
         match result {
             Ok((value, id, undo)) => {
                 if let Some(id) = id {
                     change.id = id;
                 }
-                tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
-                lock(&self.journal).push(JournalEntry {
-                    change: change.clone(),
+                lock(&self.journal).push(JournalEntry::made(
+                    change.clone(),
                     request,
-                    error: None,
                     duration_ms,
-                    undo: Some(undo),
-                });
+                    Some(undo),
+                ));
                 lock(&self.changes).push(change);
                 Ok(Some(value))
             }
             Err(error) => {
                 self.note_failed_write(error_message(&error));
-                lock(&self.journal).push(JournalEntry {
+                lock(&self.journal).push(JournalEntry::failed(
                     change,
                     request,
-                    error: Some(error_message(&error)),
                     duration_ms,
-                    undo: None,
-                });
+                    error_message(&error),
+                ));
                 Err(error)
             }
         }
