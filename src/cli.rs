@@ -259,7 +259,10 @@ fn execute_run(
     if let (Some(path), None) = (plan_out, &result.error) {
         SavedPlan {
             version: 1,
-            script: script.clone(),
+            script: Script {
+                imports: Some(result.imports.clone()),
+                ..script.clone()
+            },
             vars,
             environment: result.outcome.environment.clone(),
             environment_id: result.environment_id.clone(),

@@ -36,6 +36,10 @@ pub struct Script {
     pub source: String,
     /// The directory `import "x"` resolves in (files only).
     pub dir: Option<PathBuf>,
+    /// For a script from a saved plan: the files it imported when planned, by import path,
+    /// used instead of the files on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imports: Option<BTreeMap<String, String>>,
 }
 
 impl Script {
@@ -46,6 +50,7 @@ impl Script {
                 name: recipe.to_owned(),
                 source: bundled.source.to_owned(),
                 dir: None,
+                imports: None,
             });
         }
         let path = Path::new(recipe);
@@ -54,6 +59,7 @@ impl Script {
                 name: recipe.to_owned(),
                 source,
                 dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
+                imports: None,
             }),
             Err(_) => Err(Error::UnknownRecipe {
                 name: recipe.to_owned(),
@@ -280,6 +286,8 @@ pub struct RunResult {
     pub journal: Vec<JournalEntry>,
     /// The target environment id.
     pub environment_id: String,
+    /// The files the script imported from beside it, by import path (saved with a plan).
+    pub imports: BTreeMap<String, String>,
 }
 
 /// Runs the script against the destination. An `Err` means the run could not start; a
@@ -338,6 +346,7 @@ pub fn run(
         roles: shared.roles_cell(&target),
         actor: shared.actor_cell(&target),
         on_step: lock(&shared.on_step).clone(),
+        imports: Mutex::default(),
     };
 
     let mut result = runner.run_all();
@@ -355,6 +364,7 @@ struct Runner<'a> {
     roles: RolesCell,
     actor: ActorCell,
     on_step: Option<StepListener>,
+    imports: Mutex<BTreeMap<String, String>>,
 }
 
 impl Runner<'_> {
@@ -389,6 +399,7 @@ impl Runner<'_> {
             error,
             journal,
             environment_id: self.target.environment_id.clone(),
+            imports: lock(&self.imports).clone(),
         }
     }
 
@@ -430,7 +441,13 @@ impl Runner<'_> {
         let script = self.request.script;
         let sources = Sources::default();
         sources.insert(&script.name, &script.source);
-        let (engine, _) = engine::build(session, self.request.limits, script.dir.clone(), &sources);
+        let (engine, _) = engine::build(
+            session,
+            self.request.limits,
+            script.dir.clone(),
+            script.imports.clone(),
+            &sources,
+        );
         let result = engine
             .compile(&script.source)
             .map_err(|error| Box::new(error.into()))
@@ -438,6 +455,7 @@ impl Runner<'_> {
                 ast.set_source(script.name.as_str());
                 engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
             });
+        lock(&self.imports).extend(sources.imported());
         // Batched writes go out now: after a success, or after a failure so that everything
         // asked for before the failing line is made (and can be rolled back) as if sent at once.
         let flushed = session.flush();

@@ -284,3 +284,37 @@ fn a_scope_swap_revokes_before_it_grants() {
         "{grants:?}"
     );
 }
+
+#[test]
+fn a_saved_plan_carries_the_files_its_script_imports() {
+    let emulator = emulator(1);
+    let recipe = "import \"naming\" as naming;\ncreate_app(#{ name: naming::worker_name() });\n";
+    let planned = Test::new()
+        .config_for(&emulator)
+        .file("naming.rhai", "fn worker_name() { \"reviewed\" }\n")
+        .file("recipe.rhai", recipe)
+        .args(["plan", "recipe.rhai", "--out", "plan.json"])
+        .run()
+        .status(2);
+    let plan = std::fs::read_to_string(planned.path("plan.json")).unwrap();
+    // The imported file changes after the review; the apply runs what was reviewed.
+    Test::new()
+        .config_for(&emulator)
+        .file("naming.rhai", "fn worker_name() { \"changed later\" }\n")
+        .file("recipe.rhai", recipe)
+        .file("plan.json", &plan)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .success();
+    let admin = Admin::new(&emulator);
+    assert!(
+        admin
+            .application_named(&admin.environment_id, "reviewed")
+            .is_some()
+    );
+    assert!(
+        admin
+            .application_named(&admin.environment_id, "changed later")
+            .is_none()
+    );
+}

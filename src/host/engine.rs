@@ -9,23 +9,31 @@ use rhai::module_resolvers::ModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared};
 
 type SharedModule = Shared<Module>;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Script texts by source name, so that errors can show the failing line of any module.
 #[derive(Debug, Default, Clone)]
-pub struct Sources(Arc<Mutex<HashMap<String, String>>>);
+pub struct Sources {
+    texts: Arc<Mutex<HashMap<String, String>>>,
+    imported: Arc<Mutex<BTreeMap<String, String>>>,
+}
 
 impl Sources {
     /// Remembers a script text under its source name.
     pub fn insert(&self, name: &str, text: &str) {
-        lock(&self.0).insert(name.to_owned(), text.to_owned());
+        lock(&self.texts).insert(name.to_owned(), text.to_owned());
+    }
+
+    /// The files imported from beside the script, by import path, for a saved plan.
+    pub fn imported(&self) -> BTreeMap<String, String> {
+        lock(&self.imported).clone()
     }
 
     /// Line `line` (1-based) of the named source.
     pub fn line(&self, name: &str, line: usize) -> Option<String> {
-        let sources = lock(&self.0);
+        let sources = lock(&self.texts);
         sources
             .get(name)?
             .lines()
@@ -39,6 +47,7 @@ pub fn build(
     session: &Arc<Session>,
     limits: &Limits,
     script_dir: Option<PathBuf>,
+    frozen: Option<BTreeMap<String, String>>,
     sources: &Sources,
 ) -> (Engine, Vec<PrimitiveDoc>) {
     // `Engine::new()` builds the standard library afresh (most of its ~0.3 ms and much of its
@@ -62,6 +71,7 @@ pub fn build(
         .set_fail_on_invalid_map_property(true)
         .set_module_resolver(RecipeResolver {
             script_dir,
+            frozen,
             sources: sources.clone(),
             cache: Mutex::default(),
         });
@@ -89,6 +99,7 @@ pub fn build(
 /// machine (RHAI-HOST-NOTES §A5), which is more than a recipe needs.
 struct RecipeResolver {
     script_dir: Option<PathBuf>,
+    frozen: Option<BTreeMap<String, String>>,
     sources: Sources,
     cache: Mutex<HashMap<String, SharedModule>>,
 }
@@ -109,7 +120,13 @@ impl RecipeResolver {
             .filter(|_| plain)
             .ok_or_else(not_found)?;
         let file = dir.join(format!("{path}.rhai"));
-        let text = std::fs::read_to_string(&file).map_err(|_| not_found())?;
+        // A saved plan carries the files its script imported: an apply of it runs exactly the
+        // code that was reviewed, whatever the files on disk say now.
+        let text = match &self.frozen {
+            Some(frozen) => frozen.get(path).cloned().ok_or_else(not_found)?,
+            None => std::fs::read_to_string(&file).map_err(|_| not_found())?,
+        };
+        lock(&self.sources.imported).insert(path.to_owned(), text.clone());
         Ok((file.display().to_string(), text))
     }
 }
