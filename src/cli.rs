@@ -216,6 +216,7 @@ fn execute_run(
     let budget = config
         .as_ref()
         .map_or(DEFAULT_REQUESTS_PER_SECOND, |c| c.fleet.requests_per_second);
+    let shared = Shared::new(Some(budget))?;
     let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
     if fleet {
         let config = config.as_ref().ok_or_else(|| {
@@ -232,7 +233,6 @@ fn execute_run(
         if let Some(shard) = args.shard {
             names = shard.take(names);
         }
-        let shared = Shared::new(Some(budget))?;
         let started = std::time::Instant::now();
         let results = fleet::run(&request, &names, config, &shared, usize::from(args.jobs));
         return finish_fleet(
@@ -250,7 +250,6 @@ fn execute_run(
         .cloned()
         .or_else(|| saved_plan.as_ref().map(|plan| plan.environment.clone()));
     let destination = run::destination(env.as_deref(), config.as_ref())?;
-    let shared = Shared::new(Some(budget))?;
     let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
     if let Some(path) = &args.report {

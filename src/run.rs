@@ -523,15 +523,18 @@ impl Runner<'_> {
         self.prefetch();
         self.step("planning");
         let plan = self.session(Mode::Plan, None);
-        let outputs = self.execute(&plan);
-        let planned = plan.changes();
-        if outputs.is_err() || planned.is_empty() {
-            plan.release_prints();
-        }
-        let outputs = match outputs {
+        let result = self.plan_then_apply(&plan);
+        // The plan pass's prints show unless an apply pass printed them again.
+        plan.release_prints();
+        result
+    }
+
+    fn plan_then_apply(&self, plan: &Arc<Session>) -> RunResult {
+        let outputs = match self.execute(plan) {
             Ok(outputs) => outputs,
             Err(error) => return self.failed(Vec::new(), *error, Vec::new()),
         };
+        let planned = plan.changes();
         if self.request.mode == Mode::Plan {
             let outcome = self.outcome(Status::Planned, planned, outputs, None);
             return self.result(outcome, None, Vec::new());
@@ -539,7 +542,6 @@ impl Runner<'_> {
         if let Some(saved) = self.request.saved_plan
             && let Some(stale) = stale_plan(&saved.changes, &planned)
         {
-            plan.release_prints();
             return self.failed(Vec::new(), plain_error(stale), Vec::new());
         }
         if planned.is_empty() {
@@ -548,9 +550,9 @@ impl Runner<'_> {
         }
         let roles = plan.roles("pre-flight").unwrap_or_default();
         if let Err(message) = self.preflight(&plan.planned_grants(), &roles) {
-            plan.release_prints();
             return self.failed(Vec::new(), plain_error(message), Vec::new());
         }
+        plan.discard_prints();
         self.step("applying");
         let apply = self.session(Mode::Apply, Some(planned));
         match self.execute(&apply) {

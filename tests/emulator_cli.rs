@@ -1,7 +1,7 @@
 //! `p1run emulator` as users run it: a separate process, its one JSON line, a config pointing
 //! at it, and its request log over HTTP.
 
-use crate::harness::{P1RUN, SECRET_VAR, Test};
+use crate::harness::{P1RUN, SECRET_VAR, Test, config_text_for};
 use p1run::emulator::{EmulatorInfo, RequestRecord};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -30,23 +30,9 @@ impl Served {
         Self { child, info }
     }
 
-    fn config(&self) -> String {
-        let info = &self.info;
-        info.environments
-            .iter()
-            .map(|env| {
-                format!(
-                    "[environments.{}]\nenvironment_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_env = \"{SECRET_VAR}\"\n\
-                     worker_environment_id = \"{}\"\napi_url = \"{}\"\nauth_url = \"{}\"\n",
-                    env.name, env.id, info.client_id, info.environment_id, info.api_url, info.auth_url
-                )
-            })
-            .collect()
-    }
-
     fn apply(&self, recipe: &str) -> crate::harness::Output {
         Test::new()
-            .file("p1run.toml", &self.config())
+            .file("p1run.toml", &config_text_for(&self.info))
             .env(SECRET_VAR, &self.info.client_secret)
             .args(["apply", recipe, "--env", "env-1"])
             .run()
@@ -55,26 +41,12 @@ impl Served {
 
     /// `GET /_emulator/requests`.
     fn requests(&self) -> Vec<RequestRecord> {
-        let text = fetch(&format!("{}/_emulator/requests", self.info.auth_url));
+        let url = format!("{}/_emulator/requests", self.info.auth_url);
+        let text = crate::support::Http::new()
+            .send(|client| client.get(&url))
+            .text;
         serde_json::from_str(&text).expect("request log JSON")
     }
-}
-
-/// A plain GET.
-fn fetch(url: &str) -> String {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        reqwest::get(url)
-            .await
-            .expect("GET")
-            .text()
-            .await
-            .expect("body")
-    })
 }
 
 impl Drop for Served {

@@ -414,6 +414,11 @@ impl Session {
         lock(&self.held_prints).push(text.to_owned());
     }
 
+    /// Forgets the prints held back: the apply pass about to run prints them again.
+    pub fn discard_prints(&self) {
+        lock(&self.held_prints).clear();
+    }
+
     /// Shows the prints held back, for a plan pass that no apply pass follows.
     pub fn release_prints(&self) {
         for text in lock(&self.held_prints).drain(..) {
@@ -497,8 +502,7 @@ impl Session {
         send: impl FnOnce() -> PrimitiveResult<(T, Option<String>, Undo)>,
     ) -> PrimitiveResult<Option<T>> {
         if self.mode == Mode::Plan {
-            tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
-            lock(&self.changes).push(change);
+            self.record_planned(change);
             return Ok(None);
         }
         self.check_planned(primitive, &change)?;
@@ -531,6 +535,12 @@ impl Session {
                 Err(error)
             }
         }
+    }
+
+    /// In a plan, a write is only recorded.
+    fn record_planned(&self, change: Change) {
+        tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
+        lock(&self.changes).push(change);
     }
 
     /// In an apply pass, refuses a write that is not the next planned change.
@@ -578,8 +588,7 @@ impl Session {
         operation: Operation,
     ) -> PrimitiveResult<bool> {
         if self.mode == Mode::Plan {
-            tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
-            lock(&self.changes).push(change);
+            self.record_planned(change);
             return Ok(false);
         }
         self.check_planned(primitive, &change)?;

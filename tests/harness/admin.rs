@@ -1,14 +1,17 @@
 //! A PingOne admin's view of an emulator over raw HTTP, independent of `p1run`'s own client:
-//! the bootstrap worker's token, then plain GETs and writes.
+//! the bootstrap worker's token, then plain GETs and writes, on the emulator tests' `Http`.
 
+use crate::support::{Http, Reply};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// Statuses an emulator with injected faults or a rate limit answers before the real one.
+const INJECTED: [u16; 4] = [429, 500, 502, 503];
+
 /// Raw HTTP access to an emulator as its bootstrap admin.
 pub struct Admin {
-    runtime: tokio::runtime::Runtime,
-    http: reqwest::Client,
+    http: Http,
     api_url: String,
     auth_url: String,
     token: String,
@@ -18,19 +21,35 @@ pub struct Admin {
     pub organization_id: String,
 }
 
+/// Sends a request again while it answers one of `retry_on`, waiting as `Retry-After` says,
+/// so that tests against a faulty or rate-limited emulator read its real state.
+fn send_retrying(
+    http: &Http,
+    retry_on: &[u16],
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Reply {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let reply = http.send(&build);
+        if !retry_on.contains(&reply.status) || attempt >= 40 {
+            return reply;
+        }
+        let retry_after = reply
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        std::thread::sleep(retry_after.map_or(Duration::from_millis(50), Duration::from_secs));
+    }
+}
+
 impl Admin {
     /// Logs in as the emulator's bootstrap worker.
     pub fn new(emulator: &Emulator) -> Self {
         let info = emulator.info();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        // reqwest is built without a default TLS provider (see Cargo.toml); install ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        let http = Http::new();
         let token = token(
-            &runtime,
             &http,
             &info.auth_url,
             &info.environment_id,
@@ -40,7 +59,6 @@ impl Admin {
         )
         .expect("bootstrap token");
         Self {
-            runtime,
             http,
             api_url: info.api_url.clone(),
             auth_url: info.auth_url.clone(),
@@ -51,10 +69,9 @@ impl Admin {
     }
 
     /// `METHOD {api_url}{path}` with an optional JSON body; returns (status, body or Null).
-    /// Injected faults (429, 5xx) are retried a bounded number of times, so that tests against
-    /// a faulty emulator read its real state.
+    /// Injected faults (429, 5xx) are retried a bounded number of times.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call_retrying(method, path, body, &[429, 500, 502, 503])
+        self.call_retrying(method, path, body, &INJECTED)
     }
 
     fn call_retrying(
@@ -66,37 +83,19 @@ impl Admin {
     ) -> (u16, Value) {
         let url = format!("{}{path}", self.api_url);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self
-                .http
+        let reply = send_retrying(&self.http, retry_on, |client| {
+            let request = client
                 .request(method.clone(), &url)
                 .bearer_auth(&self.token);
-            if let Some(body) = &body {
-                request = request.json(body);
+            match &body {
+                Some(body) => request.json(body),
+                None => request,
             }
-            let (status, retry_after, body) = self.runtime.block_on(async {
-                let response = request.send().await.expect("request");
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let text = response.text().await.expect("body");
-                (
-                    status,
-                    retry_after,
-                    serde_json::from_str(&text).unwrap_or(Value::Null),
-                )
-            });
-            if !retry_on.contains(&status) || attempt >= 40 {
-                return (status, body);
-            }
-            let wait = retry_after.map_or(Duration::from_millis(50), Duration::from_secs);
-            std::thread::sleep(wait);
-        }
+        });
+        (
+            reply.status,
+            serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+        )
     }
 
     /// GET that must succeed.
@@ -165,15 +164,7 @@ impl Admin {
         secret: &str,
         form: bool,
     ) -> Result<String, u16> {
-        token(
-            &self.runtime,
-            &self.http,
-            &self.auth_url,
-            env,
-            client_id,
-            secret,
-            form,
-        )
+        token(&self.http, &self.auth_url, env, client_id, secret, form)
     }
 
     /// An application's secret.
@@ -200,8 +191,7 @@ impl Admin {
 }
 
 fn token(
-    runtime: &tokio::runtime::Runtime,
-    http: &reqwest::Client,
+    http: &Http,
     auth_url: &str,
     env: &str,
     client_id: &str,
@@ -209,48 +199,25 @@ fn token(
     form: bool,
 ) -> Result<String, u16> {
     let url = format!("{auth_url}/{env}/as/token");
-    let request = if form {
-        http.post(url).form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-    } else {
-        http.post(url)
-            .basic_auth(client_id, Some(secret))
-            .form(&[("grant_type", "client_credentials")])
-    };
-    for _ in 0..40 {
-        let attempt = request.try_clone().expect("cloneable request");
-        let (status, retry_after, body) = runtime.block_on(async {
-            let response = attempt.send().await.expect("token request");
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            (
-                status,
-                retry_after,
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        });
-        match status {
-            200 => {
-                return Ok(body["access_token"]
-                    .as_str()
-                    .expect("access_token")
-                    .to_owned());
-            }
-            // Injected faults and rate limits: wait as told, then try again.
-            429 | 500 | 502 | 503 => {
-                std::thread::sleep(
-                    retry_after.map_or(Duration::from_millis(50), Duration::from_secs),
-                );
-            }
-            _ => return Err(status),
+    let reply = send_retrying(http, &INJECTED, |client| {
+        if form {
+            client.post(&url).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+        } else {
+            client
+                .post(&url)
+                .basic_auth(client_id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
         }
+    });
+    match reply.status {
+        200 => Ok(reply.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()),
+        status => Err(status),
     }
-    panic!("the token endpoint kept failing")
 }

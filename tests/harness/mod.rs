@@ -7,7 +7,7 @@
 
 pub mod admin;
 
-use p1run::emulator::{Emulator, EmulatorOptions};
+use p1run::emulator::{Emulator, EmulatorInfo, EmulatorOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -195,7 +195,11 @@ pub fn emulator(environments: usize) -> Emulator {
 
 /// A config naming every emulator environment `env-N`, all acted on by the bootstrap worker.
 pub fn config_text(emulator: &Emulator) -> String {
-    let info = emulator.info();
+    config_text_for(emulator.info())
+}
+
+/// [`config_text`] from an emulator's info line (e.g. of a `p1run emulator` process).
+pub fn config_text_for(info: &EmulatorInfo) -> String {
     let mut text = String::new();
     for env in &info.environments {
         text.push_str(&format!(
