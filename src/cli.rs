@@ -253,11 +253,19 @@ fn execute_run(
     let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
     if let Some(path) = &args.report {
-        write_json(path, &Report::new(&result, planning))?;
+        write_json(
+            path,
+            &Report::new(
+                &result.outcome,
+                &result.journal,
+                &result.environment_id,
+                planning,
+            ),
+        )?;
     }
     if let (Some(path), None) = (plan_out, &result.error) {
         SavedPlan {
-            version: 1,
+            version: SavedPlan::VERSION,
             script: Script {
                 imports: Some(result.imports.clone()),
                 ..script.clone()
@@ -265,7 +273,7 @@ fn execute_run(
             vars,
             environment: result.outcome.environment.clone(),
             environment_id: result.environment_id.clone(),
-            changes: result.outcome.changes.clone(),
+            writes: result.planned.clone(),
         }
         .save(path)?;
     }
@@ -303,7 +311,7 @@ fn finish_fleet(
         let reports: Vec<serde_json::Value> = results
             .iter()
             .map(|env| match &env.result {
-                Ok(result) => serde_json::to_value(Report::new(result, planning)).unwrap_or_default(),
+                Ok(result) => serde_json::to_value(Report::new(&result.outcome, &result.journal, &result.environment_id, planning)).unwrap_or_default(),
                 Err(error) => serde_json::json!({
                     "p1run_report": 1, "environment": env.name, "status": "failed", "error": error.to_string(),
                     "changes": [], "compensations": []

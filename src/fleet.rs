@@ -262,6 +262,7 @@ fn status_word(status: Status) -> &'static str {
         Status::Planned => "planned",
         Status::Failed => "failed",
         Status::RolledBack => "rolled back",
+        Status::Interrupted => "interrupted",
     }
 }
 
@@ -322,7 +323,7 @@ impl FleetOutcome {
         );
         for outcome in &self.environments {
             let what = match outcome.status {
-                Status::Failed | Status::RolledBack => {
+                Status::Failed | Status::RolledBack | Status::Interrupted => {
                     first_line(outcome.error.as_deref().unwrap_or_default()).to_owned()
                 }
                 _ if outcome.changes.is_empty() => "no changes".to_owned(),
@@ -350,7 +351,12 @@ impl FleetOutcome {
         let failed = self
             .environments
             .iter()
-            .filter(|o| matches!(o.status, Status::Failed | Status::RolledBack))
+            .filter(|o| {
+                matches!(
+                    o.status,
+                    Status::Failed | Status::RolledBack | Status::Interrupted
+                )
+            })
             .count();
         let changes: usize = self.environments.iter().map(|o| o.changes.len()).sum();
         text.push_str(&format!(

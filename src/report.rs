@@ -1,7 +1,8 @@
 //! What a run tells its user: a readable summary on a terminal, or one JSON document
 //! `{recipe, environment, status, changes, outputs, requests, duration_ms}`.
 
-use crate::host::Change;
+pub use crate::writes::Compensation;
+use crate::writes::{Change, JournalEntry};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -17,20 +18,9 @@ pub enum Status {
     RolledBack,
     /// A plan: nothing was written.
     Planned,
-}
-
-/// One write undone by `--rollback-on-failure`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Compensation {
-    /// What the compensation did.
-    pub undo: String,
-    /// The change it undid.
-    pub of: String,
-    /// `METHOD /path` sent for it.
-    pub request: String,
-    /// `None` when it worked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// Ctrl-C stopped it before a write it was to make; what it made is in `changes`, and
+    /// undone in `compensations` with `--rollback-on-failure`.
+    Interrupted,
 }
 
 /// The result of running one recipe against one environment.
@@ -125,7 +115,7 @@ impl RunOutcome {
             }
             return Some(note.trim_end().to_owned());
         }
-        if self.status != Status::Failed || self.changes.is_empty() {
+        if !matches!(self.status, Status::Failed | Status::Interrupted) || self.changes.is_empty() {
             return None;
         }
         let mut note = format!(
@@ -198,9 +188,13 @@ pub struct ReportedChange {
 
 impl Report {
     /// The report of one run.
-    pub fn new(result: &crate::run::RunResult, plan: bool) -> Self {
-        let outcome = &result.outcome;
-        let changes = if plan || result.journal.is_empty() {
+    pub fn new(
+        outcome: &RunOutcome,
+        journal: &[JournalEntry],
+        environment_id: &str,
+        plan: bool,
+    ) -> Self {
+        let changes = if plan || journal.is_empty() {
             outcome
                 .changes
                 .iter()
@@ -213,8 +207,7 @@ impl Report {
                 })
                 .collect()
         } else {
-            result
-                .journal
+            journal
                 .iter()
                 .map(|entry| ReportedChange {
                     change: entry.change.clone(),
@@ -234,7 +227,7 @@ impl Report {
             mode: if plan { "plan" } else { "apply" },
             recipe: outcome.recipe.clone(),
             environment: outcome.environment.clone(),
-            environment_id: result.environment_id.clone(),
+            environment_id: environment_id.to_owned(),
             status: outcome.status,
             duration_ms: outcome.duration_ms,
             requests: outcome.requests,

@@ -25,6 +25,7 @@ mod endpoints;
 mod error;
 mod http;
 mod model;
+pub mod paths;
 mod retry;
 mod token;
 mod verify;
@@ -278,7 +279,7 @@ impl Client {
     ) -> Result<Application, ClientError> {
         let url = self
             .inner
-            .api(&["environments", environment_id, "applications"])?;
+            .api(&paths::applications(environment_id).segments())?;
         let path = url.path().to_owned();
         let answer = self.inner.send(Method::POST, url, Some(body)).await?;
         let application: Application = decode("POST", &path, answer)?;
@@ -300,7 +301,9 @@ impl Client {
         environment_id: &str,
         application: &Application,
     ) -> Result<Application, ClientError> {
-        let url = self.app_url(environment_id, application.id(), &[])?;
+        let url = self
+            .inner
+            .api(&paths::application(environment_id, application.id()).segments())?;
         let path = url.path().to_owned();
         let answer = self
             .inner
@@ -315,7 +318,9 @@ impl Client {
         environment_id: &str,
         application_id: &str,
     ) -> Result<(), ClientError> {
-        let url = self.app_url(environment_id, application_id, &[])?;
+        let url = self
+            .inner
+            .api(&paths::application(environment_id, application_id).segments())?;
         self.inner.send(Method::DELETE, url, None).await?;
         self.inner.forget_app(application_id);
         Ok(())
@@ -339,7 +344,9 @@ impl Client {
         role_id: &str,
         scope: &ScopeRef,
     ) -> Result<RoleAssignment, ClientError> {
-        let url = self.app_url(environment_id, application_id, &["roleAssignments"])?;
+        let url = self
+            .inner
+            .api(&paths::role_assignments(environment_id, application_id).segments())?;
         let path = url.path().to_owned();
         // §4: the body is exactly `{role:{id}, scope:{id,type}}`.
         let body = json!({ "role": { "id": role_id }, "scope": scope });
@@ -356,10 +363,8 @@ impl Client {
         application_id: &str,
         role_assignment_id: &str,
     ) -> Result<(), ClientError> {
-        let url = self.app_url(
-            environment_id,
-            application_id,
-            &["roleAssignments", role_assignment_id],
+        let url = self.inner.api(
+            &paths::role_assignment(environment_id, application_id, role_assignment_id).segments(),
         )?;
         self.inner.send(Method::DELETE, url, None).await?;
         Ok(())
@@ -383,7 +388,9 @@ impl Client {
         application_id: &str,
         previous_expires_in: Option<Duration>,
     ) -> Result<ApplicationSecret, ClientError> {
-        let url = self.app_url(environment_id, application_id, &["secret"])?;
+        let url = self
+            .inner
+            .api(&paths::secret(environment_id, application_id).segments())?;
         let path = url.path().to_owned();
         // §2.4: the body is an `ApplicationSecret`; `previous.expiresAt` keeps the old secret
         // usable until then (PingOne accepts 1 minute to 30 days).
@@ -393,6 +400,22 @@ impl Client {
         };
         let answer = self.inner.send(Method::POST, url, Some(&body)).await?;
         decode("POST", &path, answer)
+    }
+
+    /// Whether the resource at `path` exists: `GET` answers 200, or 404.
+    pub async fn exists(&self, path: &paths::ApiPath) -> Result<bool, ClientError> {
+        let url = self.inner.api(&path.segments())?;
+        match self.get::<Value>(url).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Api(error)) if error.status == 404 => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Counts a write this client found had landed (after an answer that left it unknown) as
+    /// its own, so that the propagation waits cover it like a write it saw answered.
+    pub fn note_own_write(&self, created_application: Option<&str>) {
+        self.inner.record_write(created_application);
     }
 
     /// How many HTTP requests this client has sent (token requests included), for reports.

@@ -23,6 +23,8 @@ mod server;
 mod state;
 mod token;
 
+pub use roles::built_in_can_assign;
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -475,6 +475,17 @@ pub(crate) fn assignable_to_applications(name: &str) -> bool {
     name != DAVINCI_ADMIN && name != DAVINCI_ADMIN_READ_ONLY
 }
 
+/// Whether a holder of the built-in role `holder` may hand out the built-in role `wanted`
+/// ("Can assign" of PingOne's built-in roles page,
+/// <https://docs.pingidentity.com/pingone/directory/p1_built_in_roles.html>). This table is the
+/// one home of that rule: the emulator enforces it, and the pre-flight predicts it.
+pub fn built_in_can_assign(holder: &str, wanted: &str) -> bool {
+    BUILT_IN_ROLES
+        .iter()
+        .find(|role| role.name == holder)
+        .is_some_and(|role| role.can_assign.allows(wanted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

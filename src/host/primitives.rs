@@ -4,15 +4,14 @@
 //! Every write is decided from a read first, so a rerun converges and sends no write when
 //! nothing differs (the primitives are idempotent by design).
 
-use super::batch::{CallSite, Operation};
 use super::session::{
-    AppHandle, Change, KNOWN_AFTER_APPLY, Mode, PENDING, PlannedGrant, PrimitiveResult, Session,
-    Undo, usage_failure,
+    AppHandle, Mode, PENDING, PrimitiveResult, Session, field_change, usage_failure,
 };
 use crate::client::{
-    Application, ClientError, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType,
-    TokenAuthMethod, write_once,
+    Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
 };
+use crate::writes::batch::CallSite;
+use crate::writes::{Applied, FieldChange, KNOWN_AFTER_APPLY, RoleRef, Write, apply_fields};
 use rhai::{Array, Dynamic, Engine, FuncRegistration, Map, NativeCallContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -183,7 +182,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
          Adopts the single existing one with that name and type (updating its description if it\n\
          differs); otherwise creates it disabled, with `assignActorRoles: false` so it inherits no\n\
          roles. More than one match is an error naming their ids.",
-        move |ctx: NativeCallContext, spec: Map| create_app(&s, CallSite::of(&ctx), &spec),
+        move |ctx: NativeCallContext, spec: Map| create_app(&s, call_site(&ctx), &spec),
     );
 
     let s = session.clone();
@@ -202,7 +201,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
          already does, or holds it at a broader scope. An unknown role, or a scope the role does\n\
          not accept, is an error naming the valid choices.",
         move |ctx: NativeCallContext, app: AppHandle, role: &str, scope: ScopeRef| {
-            grant_role(&s, CallSite::of(&ctx), app, role, &scope)
+            grant_role(&s, call_site(&ctx), app, role, &scope)
         },
     );
 
@@ -213,7 +212,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "Ensures the application does not hold the role at exactly that scope. No-op when it\n\
          does not.",
         move |ctx: NativeCallContext, app: AppHandle, role: &str, scope: ScopeRef| {
-            revoke_role(&s, CallSite::of(&ctx), app, role, &scope)
+            revoke_role(&s, call_site(&ctx), app, role, &scope)
         },
     );
 
@@ -234,7 +233,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
          PRIVATE_KEY_JWT or CLIENT_SECRET_JWT. Full-body PUT of the current state; no-op when\n\
          already so.",
         move |ctx: NativeCallContext, app: AppHandle, method: &str| {
-            set_auth_method(&s, CallSite::of(&ctx), app, method)
+            set_auth_method(&s, call_site(&ctx), app, method)
         },
     );
 
@@ -243,12 +242,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         &mut r,
         "enable(app: App) -> App",
         "Enables the application (full-body PUT); no-op when already enabled.",
-        move |ctx: NativeCallContext, app: AppHandle| set_enabled(
-            &s,
-            CallSite::of(&ctx),
-            app,
-            true
-        ),
+        move |ctx: NativeCallContext, app: AppHandle| set_enabled(&s, call_site(&ctx), app, true),
     );
 
     let s = session.clone();
@@ -256,12 +250,7 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         &mut r,
         "disable(app: App) -> App",
         "Disables the application (full-body PUT); no-op when already disabled.",
-        move |ctx: NativeCallContext, app: AppHandle| set_enabled(
-            &s,
-            CallSite::of(&ctx),
-            app,
-            false
-        ),
+        move |ctx: NativeCallContext, app: AppHandle| set_enabled(&s, call_site(&ctx), app, false),
     );
 
     let s = session.clone();
@@ -280,8 +269,21 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "rotate_secret(app: App, previous_expires_minutes: int) -> Secret",
         "Rotates the application's client secret and returns the new one (opaque). The previous\n\
          secret stays valid for `previous_expires_minutes` (0: not at all; at most 43200 = 30 days),\n\
-         so running services can switch over.",
-        move |app: AppHandle, minutes: i64| rotate_secret(&s, &app, minutes),
+         so running services can switch over. Refuses, changing nothing, while an earlier previous\n\
+         secret is still valid (rotating would end it at once), so that a rerun never breaks the\n\
+         services it promised to spare.",
+        move |app: AppHandle, minutes: i64| rotate_secret(&s, &app, minutes, &Map::new()),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "rotate_secret(app: App, previous_expires_minutes: int, options: Map) -> Secret",
+        "As `rotate_secret(app, previous_expires_minutes)`; `#{force: true}` rotates even while the\n\
+         previous secret is still valid, ending it at once.",
+        move |app: AppHandle, minutes: i64, options: Map| rotate_secret(
+            &s, &app, minutes, &options
+        ),
     );
 
     let s = session.clone();
@@ -331,64 +333,81 @@ fn rotate_secret(
     session: &Session,
     app: &AppHandle,
     minutes: i64,
+    options: &Map,
 ) -> PrimitiveResult<ScriptSecret> {
-    // PingOne accepts a previous-secret expiry between 1 minute and 30 days (API-REFERENCE §2.4).
-    if !(0..=43_200).contains(&minutes) {
+    if let Some(unknown) = options.keys().find(|key| key.as_str() != "force") {
         return Err(usage_failure(
             "rotate_secret",
-            format!("previous_expires_minutes must be 0 to 43200 (30 days), not {minutes}"),
+            format!("unknown option `{unknown}`; the only option is `force`"),
         ));
     }
-    let application = app.name();
-    let env = app.environment_id.clone();
-    let id = app.id();
-    let keep = u64::try_from(minutes)
+    let force = flag(options, "rotate_secret", "force")?;
+    // PingOne accepts a previous-secret expiry between 1 minute and 30 days (see
+    // docs/pingone.md, "Application secrets").
+    let previous_expires_minutes = u32::try_from(minutes)
         .ok()
-        .filter(|m| *m > 0)
-        .map(|m| std::time::Duration::from_secs(m * 60));
-    let detail = match keep {
-        Some(_) => format!(
-            "rotate secret of {application:?} (previous secret valid {minutes} more minutes)"
-        ),
-        None => format!("rotate secret of {application:?} (previous secret invalid at once)"),
-    };
-    let request = format!("POST /environments/{env}/applications/{id}/secret");
-    let rotated = session.write(
-        "rotate_secret",
-        Change::new("rotate", "application_secret", id.clone(), detail),
-        request,
-        || {
-            let client = session.client();
-            // Rotating twice would end the old secret at once, breaking the services
-            // `previous_expires_minutes` promised to spare: after an answer that leaves the
-            // outcome unknown, compare with the secret from before.
-            let before = session.block_on(client.application_secret(&env, &id)).ok();
-            let landed = || async {
-                let Some(before) = &before else {
-                    return Err(ClientError::InvalidArgument(
-                        "PingOne's answer leaves it unknown whether the secret was rotated, and the \
-                         secret before could not be read to tell; read it before rotating again"
-                            .into(),
-                    ));
-                };
-                let now = client.application_secret(&env, &id).await?;
-                Ok((now.secret != before.secret).then_some(now))
-            };
-            let rotated = session.call(
+        .filter(|m| *m <= 43_200)
+        .ok_or_else(|| {
+            usage_failure(
                 "rotate_secret",
-                write_once(|| client.rotate_application_secret(&env, &id, keep), landed),
-            )?;
-            let undo = Undo::Impossible(
-                "a rotated secret cannot be restored; the previous one stays valid as configured"
-                    .into(),
-            );
-            Ok((rotated.secret, None, undo))
-        },
-    )?;
-    Ok(ScriptSecret {
-        value: rotated,
-        application,
-    })
+                format!("previous_expires_minutes must be 0 to 43200 (30 days), not {minutes}"),
+            )
+        })?;
+    let application = app.name();
+    if !app.is_planned() && !force {
+        // A rotation while the previous secret is still valid ends that one at once, and
+        // services that have not switched yet break: a rerun must never do that unasked.
+        // Read in the plan pass too, so that `plan` says so before anything changes.
+        let current = session.call(
+            "rotate_secret",
+            session
+                .client()
+                .application_secret(&app.environment_id, &app.id()),
+        )?;
+        if let Some(until) = current
+            .previous_expires_at
+            .as_deref()
+            .filter(|at| still_valid(at))
+        {
+            return Err(usage_failure(
+                "rotate_secret",
+                format!(
+                    "refusing to rotate the secret of {application:?}: its previous secret is still \
+                     valid until {until}, and rotating now would end it at once, breaking services \
+                     that still use it; nothing was changed. Wait until then, or pass \
+                     #{{force: true}} to end it anyway"
+                ),
+            ));
+        }
+    }
+    let write = Write::RotateSecret {
+        environment_id: app.environment_id.clone(),
+        application: app.app_ref(),
+        previous_expires_minutes,
+    };
+    let value = match session.write("rotate_secret", write)? {
+        Some(Applied::Rotated(rotated)) => Some(rotated.secret),
+        _ => None,
+    };
+    Ok(ScriptSecret { value, application })
+}
+
+/// Whether an RFC 3339 `expiresAt` lies in the future (an unreadable one counts as valid: the
+/// safe reading when the question is whether a secret may still be in use).
+fn still_valid(expires_at: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(expires_at, &Rfc3339)
+        .map_or(true, |at| at > time::OffsetDateTime::now_utc())
+}
+
+/// A boolean option of a primitive's options map (false when absent).
+fn flag(options: &Map, primitive: &str, key: &str) -> PrimitiveResult<bool> {
+    match options.get(key) {
+        None => Ok(false),
+        Some(flag) => flag
+            .as_bool()
+            .map_err(|_| usage_failure(primitive, format!("`{key}` must be true or false"))),
+    }
 }
 
 fn write_secret(
@@ -403,78 +422,54 @@ fn write_secret(
             format!("unknown option `{unknown}`; the only option is `overwrite`"),
         ));
     }
-    let overwrite = match options.get("overwrite") {
-        None => false,
-        Some(flag) => flag
-            .as_bool()
-            .map_err(|_| usage_failure("write_secret", "`overwrite` must be true or false"))?,
-    };
+    let overwrite = flag(options, "write_secret", "overwrite")?;
     let path = std::path::PathBuf::from(path);
-    let existed = path.exists();
-    if existed && !overwrite {
-        return Err(usage_failure(
-            "write_secret",
-            format!(
-                "refusing to overwrite {}; pass #{{overwrite: true}} to replace it",
-                path.display()
-            ),
-        ));
-    }
-    let detail = format!(
-        "write secret of {:?} to {}",
-        secret.application,
-        path.display()
-    );
-    let change = Change::new("write", "secret_file", path.display().to_string(), detail);
-    session.write(
-        "write_secret",
-        change,
-        format!("write {}", path.display()),
-        || {
-            let value = secret.value.as_ref().ok_or_else(|| {
-                usage_failure(
-                    "write_secret",
-                    "this secret was never read (it came from a plan)",
-                )
-            })?;
-            write_private_file(&path, value.expose(), overwrite).map_err(|error| {
-                usage_failure(
-                    "write_secret",
-                    format!("cannot write {}: {error}", path.display()),
-                )
-            })?;
-            let undo = if existed {
-                Undo::Impossible(format!(
-                    "{} was overwritten; its old content is gone",
-                    path.display()
-                ))
-            } else {
-                Undo::RemoveFile(path.clone())
-            };
-            Ok(((), None, undo))
-        },
-    )?;
+    // Checked in the plan pass as in the apply pass, so that a run never rotates a secret it
+    // then cannot save.
+    check_secret_path(&path, overwrite).map_err(|why| usage_failure("write_secret", why))?;
+    let write = Write::WriteSecretFile {
+        path,
+        application: secret.application.clone(),
+        overwrite,
+        secret: secret.value.clone(),
+    };
+    session.write("write_secret", write)?;
     Ok(())
 }
 
-/// Writes through a temp file in the same directory: `tempfile` creates it with mode 0600,
-/// and the rename makes the new file appear whole, never half-written or briefly readable.
-fn write_private_file(path: &std::path::Path, value: &str, overwrite: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
+/// Whether a secret file can be written at `path`: its folder exists and takes new files, and
+/// the file does not exist unless it may be replaced.
+fn check_secret_path(path: &std::path::Path, overwrite: bool) -> Result<(), String> {
+    if path.exists() && !overwrite {
+        return Err(format!(
+            "refusing to overwrite {}; pass #{{overwrite: true}} to replace it",
+            path.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!("{} is a folder, not a file", path.display()));
+    }
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(value.as_bytes())?;
-    file.as_file().sync_all()?;
-    if overwrite {
-        file.persist(path).map(drop).map_err(|error| error.error)
-    } else {
-        file.persist_noclobber(path)
-            .map(drop)
-            .map_err(|error| error.error)
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: the folder {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        ));
     }
+    // The one reliable test of "may create a file here" is creating one; it is removed at once.
+    tempfile::NamedTempFile::new_in(dir)
+        .map(drop)
+        .map_err(|error| {
+            format!(
+                "cannot write {}: the folder {} does not take new files ({error})",
+                path.display(),
+                dir.display()
+            )
+        })
 }
 
 fn register_types(engine: &mut Engine) {
@@ -673,125 +668,81 @@ fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<
         [] => {}
         [existing] => {
             tracing::info!("adopting application {name:?} ({})", existing.id());
-            let from = existing.snapshot().description().to_owned();
-            if from != description {
-                update_app(session, "create_app", site, existing, |app| {
-                    app.set("description", Value::String(description.clone()));
-                    format!("description {from:?} -> {description:?} on {name:?}")
-                })?;
-            }
+            let change = field_change(
+                &existing.snapshot(),
+                "description",
+                Value::String(description.clone()),
+            );
+            update_app(session, "create_app", site, existing, change)?;
             return Ok(existing.clone());
         }
         many => return Err(ambiguous("create_app", &name, Some(&kind), many)),
     }
-    let body = json!({
-        "name": name,
-        "description": description,
-        "enabled": false,
-        "type": kind,
-        "protocol": "OPENID_CONNECT",
-        "grantTypes": ["CLIENT_CREDENTIALS"],
-        "tokenEndpointAuthMethod": TokenAuthMethod::ClientSecretBasic.as_str(),
-        // Without this PingOne gives the new worker every role of the actor (API-REFERENCE §2.1).
-        "assignActorRoles": false,
-    });
     let env = session.environment_id().to_owned();
-    let change = Change::new(
-        "create",
-        "application",
-        KNOWN_AFTER_APPLY,
-        format!("create application {name:?} ({kind})"),
-    );
-    let request = format!("POST /environments/{env}/applications");
-    let known: Vec<String> = found_ids(session)?;
-    let created = session.write("create_app", change, request, || {
-        let client = session.client();
-        // Application names are not unique: after an answer that leaves it unknown whether
-        // PingOne created it, look for it before creating it again.
-        let landed = || async {
-            let listed = client.applications(&env).await?;
-            Ok(listed.into_iter().find(|app| {
-                app.name() == name && app.kind() == kind && !known.iter().any(|id| id == app.id())
-            }))
-        };
-        let created = session.call(
-            "create_app",
-            write_once(|| client.create_application(&env, &body), landed),
-        )?;
-        let id = created.id().to_owned();
-        let undo = Undo::DeleteApplication {
-            environment_id: env.clone(),
-            id: id.clone(),
-            name: name.clone(),
-        };
-        Ok((created, Some(id), undo))
-    })?;
-    let application = created.unwrap_or_else(|| {
-        let Value::Object(mut fields) = body.clone() else {
-            unreachable!("json! object")
-        };
-        fields.remove("assignActorRoles");
-        fields.insert("id".into(), Value::String(KNOWN_AFTER_APPLY.into()));
-        Application(fields)
-    });
-    let handle = if session.mode() == Mode::Apply {
-        AppHandle::created(&env, application)
-    } else {
-        AppHandle::new(&env, application)
+    let index = session.next_index();
+    let write = Write::CreateApplication {
+        environment_id: env.clone(),
+        name: name.clone(),
+        description: description.clone(),
+        app_type: kind.clone(),
+        folded: Vec::new(),
+        known: found_ids(session)?,
     };
+    let application = match session.write("create_app", write)? {
+        Some(Applied::Application { application, .. }) => application,
+        _ => {
+            // What the plan knows of the application it would create.
+            let Value::Object(fields) = json!({
+                "id": KNOWN_AFTER_APPLY,
+                "name": name,
+                "description": description,
+                "enabled": false,
+                "type": kind,
+                "protocol": "OPENID_CONNECT",
+                "grantTypes": ["CLIENT_CREDENTIALS"],
+                "tokenEndpointAuthMethod": TokenAuthMethod::ClientSecretBasic.as_str(),
+            }) else {
+                unreachable!("json! object")
+            };
+            Application(fields)
+        }
+    };
+    let handle = AppHandle::created(&env, application, index);
     session.remember_application(handle.clone());
     Ok(handle)
 }
 
-/// Changes an application by a full-body PUT of the state this run knows (PingOne has no PATCH
-/// and clears whatever a PUT omits, API-REFERENCE §2.2).
+/// Changes an application by a full-body PUT (PingOne has no PATCH and clears whatever a PUT
+/// omits), sent with the next flush; nothing when `change` is `None`.
 fn update_app(
     session: &Session,
     primitive: &'static str,
     site: CallSite,
     app: &AppHandle,
-    change: impl FnOnce(&mut Application) -> String,
+    change: Option<FieldChange>,
 ) -> PrimitiveResult<()> {
-    let previous = app.snapshot();
-    let mut next = previous.clone();
-    let detail = change(&mut next);
-    let request = format!(
-        "PUT /environments/{}/applications/{}",
-        app.environment_id,
-        app.id()
-    );
-    let operation = Operation::Update {
-        app: app.clone(),
-        previous: Box::new(previous),
+    let Some(change) = change else {
+        return Ok(());
+    };
+    let write = Write::UpdateApplication {
+        environment_id: app.environment_id.clone(),
+        application: app.app_ref(),
+        fields: vec![change.clone()],
     };
     // The state changes here in both passes; the apply pass sends it with the next flush.
+    let mut next = app.snapshot();
+    apply_fields(&mut next, std::slice::from_ref(&change));
     app.replace(next);
-    let change = Change::new("update", "application", app.id(), detail);
-    session.defer(primitive, change, request, site, operation)?;
+    session.defer(primitive, site, write)?;
     Ok(())
 }
 
 fn delete_app(session: &Session, app: &AppHandle) -> PrimitiveResult<()> {
-    let id = app.id();
-    let name = app.name();
-    let env = app.environment_id.clone();
-    let change = Change::new(
-        "delete",
-        "application",
-        id.clone(),
-        format!("delete application {name:?}"),
-    );
-    let request = format!("DELETE /environments/{env}/applications/{id}");
-    session.write("delete_app", change, request, || {
-        session.call("delete_app", session.client().delete_application(&env, &id))?;
-        Ok((
-            (),
-            None,
-            Undo::Impossible(format!(
-                "application {name:?} ({id}) was deleted; it cannot be restored"
-            )),
-        ))
-    })?;
+    let write = Write::DeleteApplication {
+        environment_id: app.environment_id.clone(),
+        application: app.app_ref(),
+    };
+    session.write("delete_app", write)?;
     session.forget_application(&app.key());
     Ok(())
 }
@@ -887,27 +838,16 @@ fn grant_role(
             ),
         ));
     }
-    session.note_grant(PlannedGrant {
-        role: role.clone(),
-        scope: scope.clone(),
-    });
-    let env = app.environment_id.clone();
-    let app_id = app.id();
-    let detail = format!(
-        "grant {role_name:?} on {} {} to {:?}",
-        scope.kind,
-        scope.id,
-        app.name()
-    );
-    let change = Change::new("grant", "role_assignment", KNOWN_AFTER_APPLY, detail);
-    let request = format!("POST /environments/{env}/applications/{app_id}/roleAssignments");
-    let operation = Operation::Grant {
-        environment_id: env,
-        application_id: app_id.clone(),
-        role_id: role.id.clone(),
+    let write = Write::Grant {
+        environment_id: app.environment_id.clone(),
+        application: app.app_ref(),
+        role: RoleRef {
+            id: role.id.clone(),
+            name: role.name.clone(),
+        },
         scope: scope.clone(),
     };
-    let queued = session.defer("grant_role", change, request, site, operation)?;
+    let queued = session.defer("grant_role", site, write)?;
     assignments.push(RoleAssignment {
         id: if queued { PENDING } else { KNOWN_AFTER_APPLY }.into(),
         role: IdRef {
@@ -936,27 +876,17 @@ fn revoke_role(
         return Ok(app);
     };
     let assignment = assignments.remove(index);
-    let env = app.environment_id.clone();
-    let app_id = app.id();
-    let detail = format!(
-        "revoke {role_name:?} on {} {} from {:?}",
-        scope.kind,
-        scope.id,
-        app.name()
-    );
-    let change = Change::new("revoke", "role_assignment", assignment.id.clone(), detail);
-    let request = format!(
-        "DELETE /environments/{env}/applications/{app_id}/roleAssignments/{}",
-        assignment.id
-    );
-    let operation = Operation::Revoke {
-        environment_id: env,
-        application_id: app_id.clone(),
+    let write = Write::Revoke {
+        environment_id: app.environment_id.clone(),
+        application: app.app_ref(),
         assignment_id: assignment.id,
-        role_id: role.id.clone(),
+        role: RoleRef {
+            id: role.id.clone(),
+            name: role.name.clone(),
+        },
         scope: scope.clone(),
     };
-    session.defer("revoke_role", change, request, site, operation)?;
+    session.defer("revoke_role", site, write)?;
     session.set_assignments(&app, assignments);
     Ok(app)
 }
@@ -1007,18 +937,12 @@ fn set_auth_method(
             ),
         )
     })?;
-    let current = app.snapshot().token_endpoint_auth_method().to_owned();
-    if current == method.as_str() {
-        return Ok(app);
-    }
-    let name = app.name();
-    update_app(session, "set_auth_method", site, &app, |next| {
-        next.set(
-            "tokenEndpointAuthMethod",
-            Value::String(method.as_str().into()),
-        );
-        format!("tokenEndpointAuthMethod {current} -> {method} on {name:?}")
-    })?;
+    let change = field_change(
+        &app.snapshot(),
+        "tokenEndpointAuthMethod",
+        Value::String(method.as_str().into()),
+    );
+    update_app(session, "set_auth_method", site, &app, change)?;
     Ok(app)
 }
 
@@ -1028,16 +952,26 @@ fn set_enabled(
     app: AppHandle,
     enabled: bool,
 ) -> PrimitiveResult<AppHandle> {
-    if app.snapshot().enabled() == enabled {
-        return Ok(app);
-    }
     let primitive = if enabled { "enable" } else { "disable" };
-    let name = app.name();
-    update_app(session, primitive, site, &app, |next| {
-        next.set("enabled", Value::Bool(enabled));
-        format!("{primitive} {name:?}")
-    })?;
+    let current = app.snapshot();
+    // An application without the field is disabled.
+    let change = (current.enabled() != enabled).then(|| FieldChange {
+        field: "enabled".into(),
+        from: Value::Bool(current.enabled()),
+        to: Value::Bool(enabled),
+    });
+    update_app(session, primitive, site, &app, change)?;
     Ok(app)
+}
+
+/// Where in the script a primitive was called, for errors about writes sent later.
+fn call_site(context: &NativeCallContext<'_>) -> CallSite {
+    let position = context.call_position();
+    CallSite {
+        source: context.call_source().map(str::to_owned),
+        line: position.line().unwrap_or(0),
+        column: position.position().unwrap_or(0),
+    }
 }
 
 /// The primitives' docs, for `p1run primitives`: read from a real engine registration, so the

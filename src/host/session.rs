@@ -1,209 +1,44 @@
 //! The per-run context every primitive captures: the client, the target environment, the
-//! `--var` values, what the run has read, and the journal of what it wrote.
+//! `--var` values, what the run has read, and the writes it decided on.
 //!
 //! It lives in an `Arc` captured by the registered closures rather than in Rhai's `Scope`,
-//! because script-defined functions cannot see `Scope` variables (RHAI-HOST-NOTES §A7).
+//! because script-defined functions cannot see `Scope` variables (a Rhai rule:
+//! <https://rhai.rs/book/language/fn-closure.html>).
 //!
 //! # Plan, then apply
 //!
 //! Every run first executes the script in [`Mode::Plan`]: reads are live, writes are recorded
-//! as [`Change`]s and answered with placeholders (an app a plan creates has the id
+//! as typed [`Write`]s and answered with placeholders (an app a plan creates has the id
 //! `(known after apply)`), so the whole script runs, branches included. `plan` stops there.
 //! `apply` then checks the plan (pre-flight, and against a saved plan file when given) and
-//! runs the script again in [`Mode::Apply`], where every write must be the next planned change
+//! runs the script again in [`Mode::Apply`], where every write must be the next planned one
 //! before it is sent. That gives one mechanism for plan, pre-flight, `apply --plan`, the
 //! rollback journal and the report, while the apply pass still hands scripts real results
 //! (an app's id) after the write that makes them. The reads of the plan pass are kept in a
 //! [`Reads`] cache that the apply pass reuses, so planning first costs no extra requests.
 
-use crate::client::{
-    Application, Client, ClientError, Environment, Role, RoleAssignment, ScopeRef,
+use crate::client::{Application, Client, ClientError, Environment, Role, RoleAssignment};
+use crate::writes::batch::{Batch, BatchFailure, CallSite, Failure, Queued, elapsed_ms};
+use crate::writes::{
+    AppRef, Applied, Change, FieldChange, JournalEntry, KNOWN_AFTER_APPLY, Write, WriteError, send,
 };
 use rhai::{Dynamic, EvalAltResult, Map};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::batch::{Batch, BatchFailure, CallSite, Operation, Queued};
-
 /// What a run does with the writes its primitives decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Send them (each must match the next planned change).
+    /// Send them (each must match the next planned write).
     Apply,
     /// Record them without sending (reads stay live).
     Plan,
 }
 
-/// One write, made or planned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    /// `create`, `update`, `delete`, `grant`, `revoke`, `rotate` or `write`.
-    pub action: String,
-    /// `application`, `role_assignment`, `application_secret` or `secret_file`.
-    pub resource: String,
-    /// The resource's id (`(known after apply)` for one a plan would create).
-    pub id: String,
-    /// What changes, for people: `create application "X" (WORKER)`.
-    pub detail: String,
-}
-
-impl Change {
-    /// A change whose id is not known yet.
-    pub fn new(
-        action: &str,
-        resource: &str,
-        id: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            action: action.into(),
-            resource: resource.into(),
-            id: id.into(),
-            detail: detail.into(),
-        }
-    }
-
-    /// `+`, `~` or `-`, as plans show it.
-    pub fn symbol(&self) -> char {
-        match self.action.as_str() {
-            "create" | "grant" | "write" => '+',
-            "delete" | "revoke" => '-',
-            _ => '~',
-        }
-    }
-
-    /// True when `actual`, about to be made, is what this planned change announced. Values the
-    /// plan could not know (`(known after apply)`) match anything.
-    pub fn admits(&self, actual: &Change) -> bool {
-        if self.action != actual.action || self.resource != actual.resource {
-            return false;
-        }
-        let parts: Vec<&str> = self.detail.split(KNOWN_AFTER_APPLY).collect();
-        let [first, middle @ .., last] = parts.as_slice() else {
-            return self.detail == actual.detail;
-        };
-        let Some(rest) = actual
-            .detail
-            .strip_prefix(first)
-            .and_then(|rest| rest.strip_suffix(last))
-        else {
-            return false;
-        };
-        let mut rest = rest;
-        for part in middle {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-        true
-    }
-}
-
-/// The id a plan gives to a resource it would create.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
-
 /// The id of a grant the apply pass has queued but not sent yet.
 pub const PENDING: &str = "(pending)";
-
-/// How to undo a write, for `--rollback-on-failure`.
-#[derive(Debug, Clone)]
-pub enum Undo {
-    /// Delete the application this run created.
-    DeleteApplication {
-        /// Its environment.
-        environment_id: String,
-        /// Its id.
-        id: String,
-        /// Its name, for the report.
-        name: String,
-    },
-    /// Revoke the role this run granted.
-    Revoke {
-        /// The application's environment.
-        environment_id: String,
-        /// The application.
-        application_id: String,
-        /// The assignment to delete.
-        assignment_id: String,
-        /// What it was, for the report.
-        detail: String,
-    },
-    /// Re-grant the role this run revoked.
-    Regrant {
-        /// The application's environment.
-        environment_id: String,
-        /// The application.
-        application_id: String,
-        /// The role.
-        role_id: String,
-        /// The scope.
-        scope: ScopeRef,
-        /// What it was, for the report.
-        detail: String,
-    },
-    /// PUT back the application as it was before this run's update.
-    Restore {
-        /// The application's environment.
-        environment_id: String,
-        /// The state before the update.
-        previous: Box<Application>,
-        /// What changed, for the report.
-        detail: String,
-    },
-    /// Remove the secret file this run wrote.
-    RemoveFile(std::path::PathBuf),
-    /// Some writes cannot be undone (a deleted application, a rotated secret).
-    Impossible(String),
-}
-
-/// One write the apply pass sent, with its request and outcome, for rollback and the report.
-#[derive(Debug, Clone)]
-pub struct JournalEntry {
-    /// The change.
-    pub change: Change,
-    /// `METHOD /path` of the request.
-    pub request: String,
-    /// `None` on success, else the error.
-    pub error: Option<String>,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// How to undo it (successful writes only).
-    pub undo: Option<Undo>,
-}
-
-impl JournalEntry {
-    /// A write PingOne carried out; logged as it is journaled.
-    pub fn made(change: Change, request: String, duration_ms: u64, undo: Option<Undo>) -> Self {
-        tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
-        Self {
-            change,
-            request,
-            error: None,
-            duration_ms,
-            undo,
-        }
-    }
-
-    /// A write that failed, or was not sent (`error` says which).
-    pub fn failed(change: Change, request: String, duration_ms: u64, error: String) -> Self {
-        Self {
-            change,
-            request,
-            error: Some(error),
-            duration_ms,
-            undo: None,
-        }
-    }
-}
-
-/// Milliseconds since `started`, for journals and reports.
-pub fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
 
 /// A live application handle: every copy a script holds sees the latest state this run
 /// knows, so `enable(app); app.enabled` is `true` without reassigning `app`.
@@ -213,48 +48,44 @@ pub struct AppHandle {
     pub environment_id: String,
     /// Its state as last read or written in this run.
     pub state: Arc<Mutex<Application>>,
-    /// For an application only a plan has created: a key of its own, since every such app
-    /// shares the id `(known after apply)`.
-    planned: Option<Arc<str>>,
-    /// Created by this run's apply pass, so its state is PingOne's own answer of moments ago.
-    created_here: bool,
+    /// For an application this run creates (or plans to): the position of the creating
+    /// write among the run's writes (see [`AppRef::created_by`]).
+    created_by: Option<usize>,
 }
 
 impl AppHandle {
-    /// A handle on a state.
+    /// A handle on an application as read.
     pub fn new(environment_id: &str, application: Application) -> Self {
-        static PLANNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let planned = (application.id() == KNOWN_AFTER_APPLY).then(|| {
-            let n = PLANNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Arc::from(format!("{KNOWN_AFTER_APPLY}#{n}"))
-        });
         Self {
             environment_id: environment_id.to_owned(),
             state: Arc::new(Mutex::new(application)),
-            planned,
-            created_here: false,
+            created_by: None,
         }
     }
 
-    /// A handle on an application this run just created.
-    pub fn created(environment_id: &str, application: Application) -> Self {
+    /// A handle on an application this run creates, by its `index`-th write.
+    pub fn created(environment_id: &str, application: Application, index: usize) -> Self {
         Self {
-            created_here: true,
+            created_by: Some(index),
             ..Self::new(environment_id, application)
         }
-    }
-
-    /// True for an application this run's apply pass created.
-    pub fn created_here(&self) -> bool {
-        self.created_here
     }
 
     /// What this run's view of the environment knows the application by: its id, or for a
     /// planned application a key unique among them.
     pub fn key(&self) -> String {
-        match &self.planned {
-            Some(key) => key.to_string(),
-            None => self.id(),
+        match self.created_by {
+            Some(index) if self.is_planned() => format!("{KNOWN_AFTER_APPLY}#{index}"),
+            _ => self.id(),
+        }
+    }
+
+    /// The application as writes name it.
+    pub fn app_ref(&self) -> AppRef {
+        AppRef {
+            id: self.id(),
+            name: self.name(),
+            created_by: self.created_by,
         }
     }
 
@@ -335,15 +166,6 @@ struct View {
     assignments: HashMap<String, Vec<RoleAssignment>>,
 }
 
-/// A grant a plan would make, for the pre-flight check.
-#[derive(Debug, Clone)]
-pub struct PlannedGrant {
-    /// The role.
-    pub role: Role,
-    /// Where.
-    pub scope: ScopeRef,
-}
-
 /// The per-run context.
 pub struct Session {
     runtime: tokio::runtime::Handle,
@@ -351,13 +173,13 @@ pub struct Session {
     environment_id: String,
     mode: Mode,
     vars: BTreeMap<String, String>,
-    used_vars: Mutex<BTreeSet<String>>,
     reads: Arc<Reads>,
     view: Mutex<View>,
-    changes: Mutex<Vec<Change>>,
-    expected: Mutex<Option<VecDeque<Change>>>,
+    /// Every write decided on (plan) or made (apply), in order.
+    writes: Mutex<Vec<Write>>,
+    /// Apply passes: the planned writes still to come, with their position in the plan.
+    expected: Mutex<Option<VecDeque<(usize, Write)>>>,
     journal: Mutex<Vec<JournalEntry>>,
-    grants: Mutex<Vec<PlannedGrant>>,
     batch: Batch,
     quiet_prints: bool,
     held_prints: Mutex<Vec<String>>,
@@ -369,7 +191,7 @@ pub type PrimitiveResult<T> = Result<T, Box<EvalAltResult>>;
 
 impl Session {
     /// A session for one pass of a run against one environment. `expected` (apply passes
-    /// only) lists the planned changes every write must match, in order.
+    /// only) lists the planned writes every write must match, in order.
     pub fn new(
         runtime: tokio::runtime::Handle,
         client: Client,
@@ -377,7 +199,7 @@ impl Session {
         mode: Mode,
         vars: BTreeMap<String, String>,
         reads: Arc<Reads>,
-        expected: Option<Vec<Change>>,
+        expected: Option<Vec<Write>>,
     ) -> Self {
         Self {
             runtime,
@@ -385,13 +207,11 @@ impl Session {
             environment_id,
             mode,
             vars,
-            used_vars: Mutex::default(),
             reads,
             view: Mutex::default(),
-            changes: Mutex::default(),
-            expected: Mutex::new(expected.map(VecDeque::from)),
+            writes: Mutex::default(),
+            expected: Mutex::new(expected.map(|writes| writes.into_iter().enumerate().collect())),
             journal: Mutex::default(),
-            grants: Mutex::default(),
             batch: Batch::default(),
             quiet_prints: false,
             held_prints: Mutex::default(),
@@ -454,7 +274,7 @@ impl Session {
     }
 
     /// Runs an API call to completion from the script thread. The engine runs on a plain
-    /// thread, never on a runtime worker, so `block_on` cannot panic (RHAI-HOST-NOTES §A1).
+    /// thread, never on a runtime worker, so `block_on` cannot panic.
     pub fn call<T>(
         &self,
         primitive: &str,
@@ -465,20 +285,26 @@ impl Session {
             .map_err(|error| api_failure(primitive, &error))
     }
 
-    /// Blocks on any future from the script thread (e.g. a read a write depends on).
-    pub fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        self.runtime.block_on(future)
-    }
-
-    /// A `--var` value, remembering that the script asked for it.
+    /// A `--var` value.
     pub fn var(&self, name: &str) -> Option<String> {
-        lock(&self.used_vars).insert(name.to_owned());
         self.vars.get(name).cloned()
     }
 
-    /// Changes made (or planned) so far, oldest first.
+    /// The writes decided on (plan) or made (apply) so far, oldest first.
+    pub fn writes(&self) -> Vec<Write> {
+        lock(&self.writes).clone()
+    }
+
+    /// How people see [`Session::writes`] (apply: with the ids PingOne gave).
     pub fn changes(&self) -> Vec<Change> {
-        lock(&self.changes).clone()
+        match self.mode {
+            Mode::Plan => lock(&self.writes).iter().map(Write::change).collect(),
+            Mode::Apply => lock(&self.journal)
+                .iter()
+                .filter(|entry| entry.error.is_none())
+                .map(|entry| entry.change.clone())
+                .collect(),
+        }
     }
 
     /// The apply pass's journal, oldest first.
@@ -486,118 +312,150 @@ impl Session {
         lock(&self.journal).clone()
     }
 
-    /// Grants the plan pass would make.
-    pub fn planned_grants(&self) -> Vec<PlannedGrant> {
-        lock(&self.grants).clone()
+    /// The position the next write gets among the run's writes.
+    pub fn next_index(&self) -> usize {
+        match lock(&self.expected)
+            .as_ref()
+            .and_then(|queue| queue.front())
+        {
+            Some((index, _)) if self.mode == Mode::Apply => *index,
+            _ => lock(&self.writes).len(),
+        }
     }
 
-    /// Makes one write. In a plan, records `change` and returns `None`. In an apply, checks
-    /// that `change` is the next planned one, sends it with `send` (which returns the result,
-    /// the created resource's id when `change` had none, and how to undo it), and journals it.
-    pub fn write<T>(
-        &self,
-        primitive: &str,
-        mut change: Change,
-        request: String,
-        send: impl FnOnce() -> PrimitiveResult<(T, Option<String>, Undo)>,
-    ) -> PrimitiveResult<Option<T>> {
+    /// Makes one write now. In a plan, records it and returns `None`. In an apply, checks
+    /// that it is the next planned one, sends what is queued before it, sends it and
+    /// journals it. A create takes with it the planned updates of the application it
+    /// creates (they fold into its body, saving a PUT each).
+    pub fn write(&self, primitive: &str, mut write: Write) -> PrimitiveResult<Option<Applied>> {
         if self.mode == Mode::Plan {
-            self.record_planned(change);
+            self.record_planned(write);
             return Ok(None);
         }
-        self.check_planned(primitive, &change)?;
+        let index = self.check_planned(primitive, &write)?;
         self.flush_for_script()?;
+        let folded = self.fold_into_create(index, &mut write);
         let started = Instant::now();
-        let result = send();
+        let result = self.runtime.block_on(send(&write, &self.client));
         let duration_ms = elapsed_ms(started);
+        let request = write.request().to_string();
         match result {
-            Ok((value, id, undo)) => {
-                if let Some(id) = id {
-                    change.id = id;
-                }
+            Ok(applied) => {
+                let id = applied.id().unwrap_or_default();
                 lock(&self.journal).push(JournalEntry::made(
-                    change.clone(),
-                    request,
+                    write.clone(),
+                    &applied,
+                    request.clone(),
                     duration_ms,
-                    Some(undo),
                 ));
-                lock(&self.changes).push(change);
-                Ok(Some(value))
+                for update in folded {
+                    lock(&self.journal).push(JournalEntry::folded(update, &id, &request));
+                }
+                lock(&self.writes).push(write);
+                Ok(Some(applied))
             }
             Err(error) => {
-                self.note_failed_write(error_message(&error));
+                let message = format!("{primitive}: {error}");
+                self.note_failed_write(message.clone());
                 lock(&self.journal).push(JournalEntry::failed(
-                    change,
-                    request,
+                    write,
                     duration_ms,
-                    error_message(&error),
+                    error.to_string(),
                 ));
-                Err(error)
+                Err(write_failure(primitive, &error))
             }
         }
+    }
+
+    /// For a create in an apply pass: takes the planned updates of the application it
+    /// creates out of the queue and sets their fields in its body.
+    fn fold_into_create(&self, index: usize, write: &mut Write) -> Vec<Write> {
+        let Write::CreateApplication { folded, .. } = write else {
+            return Vec::new();
+        };
+        let mut expected = lock(&self.expected);
+        let Some(queue) = expected.as_mut() else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        queue.retain(|(_, planned)| match planned {
+            Write::UpdateApplication {
+                application,
+                fields,
+                ..
+            } if application.created_by == Some(index) => {
+                folded.extend(fields.iter().cloned());
+                taken.push(planned.clone());
+                false
+            }
+            _ => true,
+        });
+        taken
     }
 
     /// In a plan, a write is only recorded.
-    fn record_planned(&self, change: Change) {
+    fn record_planned(&self, write: Write) {
+        let change = write.change();
         tracing::debug!(target: "p1run::plan", "{} {}", change.symbol(), change.detail);
-        lock(&self.changes).push(change);
+        lock(&self.writes).push(write);
     }
 
-    /// In an apply pass, refuses a write that is not the next planned change.
-    fn check_planned(&self, primitive: &str, change: &Change) -> PrimitiveResult<()> {
+    /// In an apply pass, refuses a write after Ctrl-C or one that is not the next planned
+    /// write; returns its position in the plan.
+    fn check_planned(&self, primitive: &str, write: &Write) -> PrimitiveResult<usize> {
         if crate::interrupt::requested() {
+            self.batch.discard();
             return Err(usage_failure(
                 primitive,
-                format!("interrupted (Ctrl-C) before `{}`", change.detail),
+                format!("interrupted (Ctrl-C) before `{}`", write.detail()),
             ));
         }
-        if let Some(expected) = lock(&self.expected).as_mut() {
-            match expected.pop_front() {
-                Some(planned) if planned.admits(change) => {}
-                planned => {
-                    // The queue holds writes planned before this one; past a divergence none
-                    // of them is sent either, so the message below stays true.
-                    self.batch.discard();
-                    let planned = planned.map_or("no further change".to_owned(), |p| {
-                        format!("{} {}", p.symbol(), p.detail)
-                    });
-                    return Err(usage_failure(
-                        primitive,
-                        format!(
-                            "refusing to write: the plan says `{planned}` next, but the live state now \
-                             leads to `{} {}`; nothing further was sent — plan again",
-                            change.symbol(),
-                            change.detail
-                        ),
-                    ));
-                }
+        let mut expected = lock(&self.expected);
+        let Some(queue) = expected.as_mut() else {
+            return Ok(lock(&self.writes).len());
+        };
+        match queue.pop_front() {
+            Some((index, planned)) if planned.admits(write) => Ok(index),
+            planned => {
+                // The queue holds writes planned before this one; past a divergence none of
+                // them is sent either, so the message below stays true.
+                self.batch.discard();
+                let planned = planned.map_or("no further change".to_owned(), |(_, p)| {
+                    let change = p.change();
+                    format!("{} {}", change.symbol(), change.detail)
+                });
+                let actual = write.change();
+                Err(usage_failure(
+                    primitive,
+                    format!(
+                        "refusing to write: the plan says `{planned}` next, but the live state now \
+                         leads to `{} {}`; nothing further was sent — plan again",
+                        actual.symbol(),
+                        actual.detail
+                    ),
+                ))
             }
         }
-        Ok(())
     }
 
-    /// Makes one write that may be batched (see [`super::batch`]). In a plan, records `change`
-    /// and returns false. In an apply, checks it against the plan and queues it; it is sent
-    /// by the next flush.
+    /// Makes one write that may be batched (see [`crate::writes::batch`]). In a plan,
+    /// records it and returns false. In an apply, checks it against the plan and queues it;
+    /// the next flush sends it.
     pub fn defer(
         &self,
         primitive: &'static str,
-        change: Change,
-        request: String,
         site: CallSite,
-        operation: Operation,
+        write: Write,
     ) -> PrimitiveResult<bool> {
         if self.mode == Mode::Plan {
-            self.record_planned(change);
+            self.record_planned(write);
             return Ok(false);
         }
-        self.check_planned(primitive, &change)?;
+        self.check_planned(primitive, &write)?;
         self.batch.push(Queued {
             primitive,
-            change,
-            request,
+            write,
             site,
-            operation,
         });
         Ok(true)
     }
@@ -607,9 +465,15 @@ impl Session {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let flushed = self.runtime.block_on(self.batch.flush(&self.client));
+        let flushed = self
+            .runtime
+            .block_on(self.batch.flush(&self.client, crate::interrupt::requested));
+        for entry in &flushed.journal {
+            if entry.error.is_none() {
+                lock(&self.writes).push(entry.write.clone());
+            }
+        }
         lock(&self.journal).extend(flushed.journal);
-        lock(&self.changes).extend(flushed.changes);
         let mut view = lock(&self.view);
         for (app_id, granted) in flushed.granted {
             if let Some(assignments) = view.assignments.get_mut(&app_id)
@@ -618,6 +482,28 @@ impl Session {
                 })
             {
                 *pending = granted;
+            }
+        }
+        let handle = |view: &View, id: &str| {
+            view.applications
+                .iter()
+                .flatten()
+                .find(|app| app.id() == id)
+                .cloned()
+        };
+        for updated in flushed.updated {
+            if let Some(app) = handle(&view, updated.id()) {
+                app.replace(updated);
+            }
+        }
+        // PingOne still holds what these updates would have changed.
+        for (id, fields) in flushed.not_updated {
+            if let Some(app) = handle(&view, &id) {
+                let mut state = app.snapshot();
+                for change in fields.iter().rev() {
+                    state.set(&change.field, change.from.clone());
+                }
+                app.replace(state);
             }
         }
         drop(view);
@@ -638,15 +524,12 @@ impl Session {
                 }
                 (None, line) => format!(" (asked for at line {line}:{})", failure.site.column),
             };
-            api_failure(&format!("{}{site}", failure.primitive), &failure.error)
+            let primitive = format!("{}{site}", failure.primitive);
+            match &failure.error {
+                Failure::Write(error) => write_failure(&primitive, error),
+                Failure::Interrupted => usage_failure(&primitive, &failure.error),
+            }
         })
-    }
-
-    /// Notes a grant for the pre-flight check (plan pass only).
-    pub fn note_grant(&self, grant: PlannedGrant) {
-        if self.mode == Mode::Plan {
-            lock(&self.grants).push(grant);
-        }
     }
 
     /// The target environment, read once per run.
@@ -803,38 +686,29 @@ pub fn usage_failure(primitive: &str, message: impl std::fmt::Display) -> Box<Ev
     EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE).into()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn grant(detail: &str) -> Change {
-        Change::new("grant", "role_assignment", KNOWN_AFTER_APPLY, detail)
+/// The error a primitive raises for a write that failed: an API failure when PingOne
+/// answered, else a usage failure with the local cause.
+pub fn write_failure(primitive: &str, error: &WriteError) -> Box<EvalAltResult> {
+    match error {
+        WriteError::Client(error) => api_failure(primitive, error),
+        WriteError::File(message) => usage_failure(primitive, message),
     }
+}
 
-    #[test]
-    fn a_planned_change_admits_only_itself_with_unknowns_filled_in() {
-        let planned = grant("grant \"A\" on APPLICATION (known after apply) to \"x\"");
-        assert!(planned.admits(&grant("grant \"A\" on APPLICATION 1234 to \"x\"")));
-        assert!(!planned.admits(&grant("grant \"A\" on APPLICATION 1234 to \"y\"")));
-        assert!(!planned.admits(&grant("grant \"B\" on APPLICATION 1234 to \"x\"")));
-        let exact = grant("grant \"A\" on ENVIRONMENT e to \"x\"");
-        assert!(exact.admits(&exact.clone()));
-        assert!(!exact.admits(&Change::new(
-            "revoke",
-            "role_assignment",
-            "1",
-            exact.detail.clone()
-        )));
-        assert!(!exact.admits(&grant("grant \"A\" on ENVIRONMENT f to \"x\"")));
-    }
-
-    #[test]
-    fn symbols_follow_the_plan_notation() {
-        assert_eq!(Change::new("create", "application", "1", "").symbol(), '+');
-        assert_eq!(Change::new("update", "application", "1", "").symbol(), '~');
-        assert_eq!(
-            Change::new("revoke", "role_assignment", "1", "").symbol(),
-            '-'
-        );
-    }
+/// Field changes that bring `current` to `wanted` (for [`Write::UpdateApplication`]).
+pub fn field_change(
+    current: &Application,
+    field: &str,
+    to: serde_json::Value,
+) -> Option<FieldChange> {
+    let from = current
+        .0
+        .get(field)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    (from != to).then(|| FieldChange {
+        field: field.to_owned(),
+        from,
+        to,
+    })
 }

@@ -1,0 +1,507 @@
+//! Running a recipe against one environment: resolve the target, start the embedded emulator
+//! when the target is `local`, then plan, check (pre-flight, saved plan), apply (see
+//! [`crate::host::session`] for why every apply is a plan first), and roll back on request.
+//!
+//! By concern: [`script`] (the script and the saved plan), [`target`] (where a run goes),
+//! [`shared`] (what a fleet's runs share), [`preflight`] (would PingOne accept the plan).
+
+pub mod preflight;
+pub mod script;
+pub mod shared;
+pub mod target;
+
+pub use script::{SavedPlan, Script};
+pub use shared::{Shared, StepListener, runtime};
+pub use target::{Destination, destination};
+
+use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
+use crate::config::{Limits, Target};
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::error::{Error, Location, ScriptError};
+use crate::host::engine::{self, Sources};
+use crate::host::session::{Reads, lock};
+use crate::host::{Mode, Session, primitives, render};
+use crate::report::{RunOutcome, Status};
+use crate::writes::batch::{BatchFailure, elapsed_ms};
+use crate::writes::{Change, JournalEntry, Write, roll_back};
+use rhai::Scope;
+use shared::{ActorCell, RolesCell};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Everything one run needs besides its destination.
+pub struct RunRequest<'a> {
+    /// The script.
+    pub script: &'a Script,
+    /// `--var` values.
+    pub vars: BTreeMap<String, String>,
+    /// Apply or plan.
+    pub mode: Mode,
+    /// Script limits.
+    pub limits: &'a Limits,
+    /// Retry timing.
+    pub retry: RetryPolicy,
+    /// `apply --plan`: the writes the run must make, exactly.
+    pub saved_plan: Option<&'a SavedPlan>,
+    /// `apply --rollback-on-failure`.
+    pub rollback_on_failure: bool,
+}
+
+/// What one run did: the outcome, the script error if any, the journal for the report.
+pub struct RunResult {
+    /// Summary for stdout and the report.
+    pub outcome: RunOutcome,
+    /// The script's error, rendered.
+    pub error: Option<ScriptError>,
+    /// Every write the apply pass sent, with its request and result.
+    pub journal: Vec<JournalEntry>,
+    /// The planned writes (a plan), for `plan --out`.
+    pub planned: Vec<Write>,
+    /// The target environment id.
+    pub environment_id: String,
+    /// The files the script imported from beside it, by import path (saved with a plan).
+    pub imports: BTreeMap<String, String>,
+}
+
+/// Runs the script against the destination. An `Err` means the run could not start; a
+/// failure of the script itself is an `Ok` result with status `failed` and its error, so
+/// that what was changed before the failure is still reported.
+pub fn run(
+    request: &RunRequest<'_>,
+    destination: Destination,
+    shared: &Shared,
+) -> Result<RunResult, Error> {
+    let started = Instant::now();
+    // Kept alive for the whole run when the target is local.
+    let mut embedded = None;
+    let target = match destination {
+        Destination::Remote(target) => *target,
+        Destination::Local => {
+            // P1RUN_LOCAL_STATE keeps the embedded emulator's state in a file, so that what a
+            // local run did can be inspected afterwards (the tests serve it again over HTTP).
+            let options = EmulatorOptions {
+                state_file: std::env::var_os("P1RUN_LOCAL_STATE").map(PathBuf::from),
+                ..EmulatorOptions::default()
+            };
+            let emulator = Emulator::start(options).map_err(|source| Error::Io {
+                context: "starting the embedded emulator".into(),
+                source,
+            })?;
+            let target = target::local_target(&emulator)?;
+            embedded = Some(emulator);
+            target
+        }
+    };
+    if let Some(plan) = request.saved_plan
+        && plan.environment_id != target.environment_id
+    {
+        return Err(Error::Usage(format!(
+            "the plan was made for {} ({}), not {} ({})",
+            plan.environment, plan.environment_id, target.name, target.environment_id
+        )));
+    }
+    let mut options = ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
+    options.retry = request.retry.clone();
+    options.tokens = shared.tokens.clone();
+    options.transaction_id.clone_from(&shared.transaction_id);
+    options.connections = Some(shared.connections.clone());
+    // The embedded emulator is ours alone: PingOne's limits do not apply to it.
+    if embedded.is_none() {
+        options.rate_budget = shared.budget(&target.license);
+    }
+    let client = Client::new(options)?;
+    let runner = Runner {
+        request,
+        runtime: &shared.runtime,
+        client: client.clone(),
+        target: &target,
+        reads: Arc::new(Reads::default()),
+        roles: shared.roles_cell(&target),
+        actor: shared.actor_cell(&target),
+        on_step: lock(&shared.on_step).clone(),
+        imports: Mutex::default(),
+    };
+
+    let mut result = runner.run_all();
+    result.outcome.requests = client.requests_sent();
+    result.outcome.duration_ms = elapsed_ms(started);
+    Ok(result)
+}
+
+struct Runner<'a> {
+    request: &'a RunRequest<'a>,
+    runtime: &'a tokio::runtime::Runtime,
+    client: Client,
+    target: &'a Target,
+    reads: Arc<Reads>,
+    roles: RolesCell,
+    actor: ActorCell,
+    on_step: Option<StepListener>,
+    imports: Mutex<BTreeMap<String, String>>,
+}
+
+impl Runner<'_> {
+    fn outcome(
+        &self,
+        status: Status,
+        changes: Vec<Change>,
+        outputs: serde_json::Value,
+        error: Option<&ScriptError>,
+    ) -> RunOutcome {
+        RunOutcome {
+            recipe: self.request.script.name.clone(),
+            environment: self.target.name.clone(),
+            status,
+            changes,
+            outputs,
+            requests: 0,
+            duration_ms: 0,
+            compensations: Vec::new(),
+            error: error.map(ToString::to_string),
+        }
+    }
+
+    fn result(
+        &self,
+        outcome: RunOutcome,
+        error: Option<ScriptError>,
+        journal: Vec<JournalEntry>,
+        planned: Vec<Write>,
+    ) -> RunResult {
+        RunResult {
+            outcome,
+            error,
+            journal,
+            planned,
+            environment_id: self.target.environment_id.clone(),
+            imports: lock(&self.imports).clone(),
+        }
+    }
+
+    fn failed(
+        &self,
+        changes: Vec<Change>,
+        error: ScriptError,
+        journal: Vec<JournalEntry>,
+    ) -> RunResult {
+        let outcome = self.outcome(
+            Status::Failed,
+            changes,
+            serde_json::Value::Null,
+            Some(&error),
+        );
+        self.result(outcome, Some(error), journal, Vec::new())
+    }
+
+    fn session(&self, mode: Mode, expected: Option<Vec<Write>>) -> Arc<Session> {
+        let session = Session::new(
+            self.runtime.handle().clone(),
+            self.client.clone(),
+            self.target.environment_id.clone(),
+            mode,
+            self.request.vars.clone(),
+            self.reads.clone(),
+            expected,
+        );
+        let plan_pass_of_apply = mode == Mode::Plan && self.request.mode == Mode::Apply;
+        Arc::new(if plan_pass_of_apply {
+            session.with_quiet_prints()
+        } else {
+            session
+        })
+    }
+
+    /// Runs the script once in the session; the script's value or its rendered error.
+    fn execute(&self, session: &Arc<Session>) -> Result<serde_json::Value, Box<ScriptError>> {
+        let script = self.request.script;
+        let sources = Sources::default();
+        sources.insert(&script.name, &script.source);
+        let (engine, _) = engine::build(
+            session,
+            self.request.limits,
+            script.dir.clone(),
+            script.imports.clone(),
+            &sources,
+        );
+        let result = engine
+            .compile(&script.source)
+            .map_err(|error| Box::new(error.into()))
+            .and_then(|mut ast| {
+                ast.set_source(script.name.as_str());
+                engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
+            });
+        lock(&self.imports).extend(sources.imported());
+        // Batched writes go out now: after a success, or after a failure so that everything
+        // asked for before the failing line is made (and can be rolled back) as if sent at once.
+        let flushed = session.flush();
+        match (result, flushed) {
+            (Ok(_), Ok(())) if session.failed_write().is_some() => {
+                Err(Box::new(plain_error(format!(
+                    "a write failed and the script caught its error, so not every planned change was \
+                 made: {}",
+                    session.failed_write().unwrap_or_default()
+                ))))
+            }
+            (Ok(value), Ok(())) => Ok(primitives::to_json(&value)),
+            (Ok(_), Err(failure)) => Err(Box::new(batch_error(&failure, &script.name, &sources))),
+            (Err(error), _) => Err(Box::new(render::render(
+                *error,
+                &script.name,
+                &sources,
+                self.request.limits.max_operations,
+            ))),
+        }
+    }
+
+    /// Reads what nearly every recipe needs in one round trip after the token: the roles, the
+    /// target's applications and the acting worker's own assignments (for the pre-flight and
+    /// the organization id). A failure here is left for the primitive that needs the data to
+    /// report, with its script line.
+    fn prefetch(&self) {
+        let actor = &self.target.credentials;
+        let client = &self.client;
+        let (roles, applications, held) = self.runtime.block_on(async {
+            // Once per region and command: every environment of a fleet sees the same roles.
+            let roles = async {
+                let roles = self
+                    .roles
+                    .get_or_try_init(|| async { client.roles().await.map(Arc::new) })
+                    .await;
+                roles.ok().cloned()
+            };
+            let held = async {
+                let held = self
+                    .actor
+                    .get_or_try_init(|| {
+                        client.role_assignments(&actor.environment_id, &actor.client_id)
+                    })
+                    .await;
+                held.ok().cloned()
+            };
+            tokio::join!(
+                roles,
+                client.applications(&self.target.environment_id),
+                held
+            )
+        });
+        self.reads.prefetched(roles, applications.ok(), held);
+    }
+
+    fn step(&self, what: &str) {
+        if let Some(listener) = &self.on_step {
+            listener(&self.target.name, what);
+        }
+    }
+
+    fn run_all(&self) -> RunResult {
+        self.step("reading");
+        self.prefetch();
+        self.step("planning");
+        let plan = self.session(Mode::Plan, None);
+        let result = self.plan_then_apply(&plan);
+        // The plan pass's prints show unless an apply pass printed them again.
+        plan.release_prints();
+        result
+    }
+
+    fn plan_then_apply(&self, plan: &Arc<Session>) -> RunResult {
+        let outputs = match self.execute(plan) {
+            Ok(outputs) => outputs,
+            Err(error) => return self.failed(Vec::new(), *error, Vec::new()),
+        };
+        let planned = plan.writes();
+        if let Some(saved) = self.request.saved_plan
+            && let Some(stale) = script::stale_plan(&saved.writes, &planned)
+        {
+            return self.failed(Vec::new(), plain_error(stale), Vec::new());
+        }
+        // In `plan` too: a plan that exits 2 must mean that apply's writes will be accepted.
+        if let Err(message) = self.preflight(&planned, plan) {
+            return self.failed(Vec::new(), plain_error(message), Vec::new());
+        }
+        if self.request.mode == Mode::Plan {
+            let outcome = self.outcome(Status::Planned, plan.changes(), outputs, None);
+            return self.result(outcome, None, Vec::new(), planned);
+        }
+        if planned.is_empty() {
+            let outcome = self.outcome(Status::Succeeded, Vec::new(), outputs, None);
+            return self.result(outcome, None, Vec::new(), planned);
+        }
+        plan.discard_prints();
+        self.step("applying");
+        let apply = self.session(Mode::Apply, Some(planned));
+        match self.execute(&apply) {
+            Ok(outputs) => {
+                let outcome = self.outcome(Status::Succeeded, apply.changes(), outputs, None);
+                self.result(outcome, None, apply.journal(), Vec::new())
+            }
+            Err(error) => {
+                let journal = apply.journal();
+                let mut result = self.failed(apply.changes(), *error, journal.clone());
+                let interrupted = crate::interrupt::requested();
+                if interrupted {
+                    result.outcome.status = Status::Interrupted;
+                }
+                if self.request.rollback_on_failure {
+                    self.step("rolling back");
+                    result.outcome.compensations =
+                        roll_back(&journal, &self.client, self.runtime.handle());
+                    let undone = result
+                        .outcome
+                        .compensations
+                        .iter()
+                        .all(|c| c.error.is_none());
+                    if undone && !interrupted {
+                        result.outcome.status = Status::RolledBack;
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// The [`preflight`] of the planned writes: every grant would be accepted, and every
+    /// scope it names exists.
+    fn preflight(&self, planned: &[Write], plan: &Session) -> Result<(), String> {
+        let grants = preflight::grants(planned);
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let actor = &self.target.credentials;
+        let target_env = &self.target.environment_id;
+        let mut problems = Vec::new();
+        match self.actor_assignments() {
+            Ok(Some(held)) => {
+                let roles = plan
+                    .roles("pre-flight")
+                    .map_err(|error| crate::host::session::error_message(&error))?;
+                for grant in &grants {
+                    if let Some(why) = preflight::refusal(grant, &held, &roles, target_env) {
+                        problems.push(format!(
+                            "  {:?} at {} {}: the acting worker {why}",
+                            grant.role.name, grant.scope.kind, grant.scope.id
+                        ));
+                    }
+                }
+            }
+            // An actor that may not read its own assignments can still be allowed to grant;
+            // PingOne enforces the rule at write time anyway.
+            Ok(None) => {}
+            Err(error) => {
+                return Err(format!(
+                    "pre-flight: reading the acting worker's role assignments failed: {error}"
+                ));
+            }
+        }
+        let mut scopes: Vec<&ScopeRef> = grants.iter().map(|grant| &grant.scope).collect();
+        scopes.dedup();
+        for scope in scopes {
+            if let Some(problem) = self.missing_scope(scope, plan)? {
+                problems.push(problem);
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "pre-flight: PingOne would refuse these grants of the acting worker {}, so nothing was \
+             changed:\n{}\nhint: grant the acting worker what it lacks (or run with a worker that \
+             holds it), and check that every scope names something that exists",
+            actor.client_id,
+            problems.join("\n")
+        ))
+    }
+
+    /// The acting worker's own assignments; `None` when it may not read them.
+    fn actor_assignments(&self) -> Result<Option<Vec<crate::client::RoleAssignment>>, String> {
+        if let Some(held) = self.reads.actor_assignments() {
+            return Ok(Some(held));
+        }
+        let actor = &self.target.credentials;
+        match self.runtime.block_on(
+            self.client
+                .role_assignments(&actor.environment_id, &actor.client_id),
+        ) {
+            Ok(held) => Ok(Some(held)),
+            Err(ClientError::Api(error)) if matches!(error.status, 403 | 404) => {
+                tracing::warn!(
+                    "pre-flight: the acting worker cannot read its own role assignments ({}); \
+                     PingOne will judge the grants as they are sent",
+                    error.status
+                );
+                Ok(None)
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Why a grant's scope would be refused as naming nothing, if it would.
+    fn missing_scope(&self, scope: &ScopeRef, plan: &Session) -> Result<Option<String>, String> {
+        let target_env = &self.target.environment_id;
+        if scope.kind == ScopeType::Organization {
+            let organization = plan
+                .organization_id("pre-flight")
+                .map_err(|error| crate::host::session::error_message(&error))?;
+            return Ok((scope.id != organization).then(|| {
+                format!(
+                    "  scope ORGANIZATION {}: not the organization of {} ({organization})",
+                    scope.id, self.target.name
+                )
+            }));
+        }
+        if !preflight::needs_lookup(scope, target_env) {
+            return Ok(None);
+        }
+        let path = match scope.kind {
+            ScopeType::Environment => paths::environment(&scope.id),
+            ScopeType::Population => paths::population(target_env, &scope.id),
+            ScopeType::Application => paths::application(target_env, &scope.id),
+            _ => {
+                return Ok(Some(format!(
+                    "  scope {} {}: p1run does not know this scope type",
+                    scope.kind, scope.id
+                )));
+            }
+        };
+        match self.runtime.block_on(self.client.exists(&path)) {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(Some(format!(
+                "  scope {} {}: does not exist (GET {path} answered 404)",
+                scope.kind, scope.id
+            ))),
+            Err(error) => Err(format!("pre-flight: GET {path} failed: {error}")),
+        }
+    }
+}
+
+/// A batched write that failed at the end of the script, shown at the line that asked for it.
+fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptError {
+    let file = failure
+        .site
+        .source
+        .clone()
+        .unwrap_or_else(|| main.to_owned());
+    let location = (failure.site.line > 0).then(|| Location {
+        source_line: sources.line(&file, failure.site.line),
+        file,
+        line: failure.site.line,
+        column: failure.site.column,
+    });
+    ScriptError {
+        message: format!("{}: {}", failure.primitive, failure.error),
+        location,
+        called_from: Vec::new(),
+        hint: None,
+    }
+}
+
+fn plain_error(message: String) -> ScriptError {
+    ScriptError {
+        message,
+        location: None,
+        called_from: Vec::new(),
+        hint: None,
+    }
+}

@@ -1,0 +1,115 @@
+//! What every run of one command shares (a fleet's runs especially): the runtime, tokens,
+//! connections, request budgets, and the reads that are the same for every environment of one
+//! acting worker.
+
+use crate::client::{Connections, RateBudget, Role, RoleAssignment, TokenCache};
+use crate::config::Target;
+use crate::error::Error;
+use crate::host::session::lock;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+/// What every run of one command shares, so that a fleet of runs costs little more than its
+/// requests: one runtime, one token per worker credential, one connection pool, one request
+/// budget per license, and the built-in roles read once per organization.
+pub struct Shared {
+    pub(super) runtime: tokio::runtime::Runtime,
+    pub(super) tokens: TokenCache,
+    pub(super) connections: Connections,
+    pub(super) transaction_id: String,
+    pub(super) requests_per_second: Option<NonZeroU32>,
+    pub(super) budgets: Mutex<HashMap<String, RateBudget>>,
+    pub(super) roles: Mutex<HashMap<(String, String, String), RolesCell>>,
+    pub(super) actors: Mutex<HashMap<(String, String, String), ActorCell>>,
+    pub(super) on_step: Mutex<Option<StepListener>>,
+}
+
+/// Told `(environment, step)` as a run moves on: reading, planning, applying, rolling back.
+pub type StepListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+pub(super) type RolesCell = Arc<tokio::sync::OnceCell<Arc<Vec<Role>>>>;
+pub(super) type ActorCell = Arc<tokio::sync::OnceCell<Vec<RoleAssignment>>>;
+
+impl Shared {
+    /// Shared state for one command; `requests_per_second` is the budget of each license
+    /// (`None`: unlimited).
+    pub fn new(requests_per_second: Option<u32>) -> Result<Self, Error> {
+        let runtime = runtime()?;
+        crate::interrupt::install(&runtime);
+        Ok(Self {
+            runtime,
+            tokens: TokenCache::default(),
+            connections: Connections::new()?,
+            // One id for every request of the command, so PingOne support can find them all.
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+            requests_per_second: requests_per_second.and_then(NonZeroU32::new),
+            budgets: Mutex::default(),
+            roles: Mutex::default(),
+            actors: Mutex::default(),
+            on_step: Mutex::default(),
+        })
+    }
+
+    /// Reports every run's steps to `listener` (the fleet's progress display).
+    pub fn on_step(&self, listener: StepListener) {
+        *lock(&self.on_step) = Some(listener);
+    }
+
+    /// The runtime all API calls run on.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    pub(super) fn budget(&self, license: &str) -> Option<RateBudget> {
+        let rate = self.requests_per_second?;
+        Some(
+            lock(&self.budgets)
+                .entry(license.to_owned())
+                .or_insert_with(|| RateBudget::per_second(rate))
+                .clone(),
+        )
+    }
+
+    /// The built-in roles are read once per organization: role ids are not known to be the
+    /// same across organizations (docs/pingone.md, "Roles"), and a worker belongs to exactly one, so
+    /// the worker stands for its organization.
+    pub(super) fn roles_cell(&self, target: &Target) -> RolesCell {
+        lock(&self.roles)
+            .entry(worker_key(target))
+            .or_default()
+            .clone()
+    }
+
+    /// The acting worker's own assignments are the same for every environment it acts on
+    /// (and for a bootstrap admin of many environments, a long list), so a fleet reads them
+    /// once per worker.
+    pub(super) fn actor_cell(&self, target: &Target) -> ActorCell {
+        lock(&self.actors)
+            .entry(worker_key(target))
+            .or_default()
+            .clone()
+    }
+}
+
+/// (API host, worker environment, worker client id): one acting worker.
+fn worker_key(target: &Target) -> (String, String, String) {
+    (
+        target.endpoints.api_url.to_string(),
+        target.credentials.environment_id.clone(),
+        target.credentials.client_id.clone(),
+    )
+}
+
+/// The multi-thread runtime all API calls run on. The Rhai engine itself runs on the calling
+/// thread, outside the runtime, and blocks on it per call (see `crate::host::session`).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })
+}
