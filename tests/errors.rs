@@ -1,7 +1,7 @@
 //! Bad input of every kind ends in one clear message naming what failed and where, exit 1,
 //! and no panic.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator};
+use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
 use p1run::emulator::{Emulator, EmulatorOptions};
 
 /// A script run against a fresh emulator with the given extra config text.
@@ -80,12 +80,20 @@ fn invalid_auth_method_lists_the_five() {
 
 #[test]
 fn api_error_shows_the_call_and_pingones_code() {
-    let emulator = emulator(1);
-    // PingOne lets nobody hand out Organization Admin through an application grant here.
-    script(&emulator, "let app = create_app(#{ name: \"x\" });\ngrant_role(app, \"Organization Admin\", organization());\n")
+    let emulator = emulator_refusing("/roleAssignments");
+    script(&emulator, "let app = create_app(#{ name: \"x\" });\ngrant_role(app, \"Identity Data Admin\", environment());\n")
         .run()
         .failure()
-        .stderr_has(&["recipe.rhai:2:1", "grant_role:", "POST /v1/environments/", "/roleAssignments", "403", "ACCESS_FAILED"]);
+        .stderr_has(&[
+            "recipe.rhai:2:1",
+            "grant_role:",
+            "POST /v1/environments/",
+            "/roleAssignments",
+            "400",
+            "INVALID_DATA",
+            "INVALID_VALUE",
+            "refused by the emulator",
+        ]);
 }
 
 #[test]
@@ -288,11 +296,11 @@ fn imports_cannot_leave_the_script_directory() {
 
 #[test]
 fn a_failed_write_the_script_catches_still_fails_the_run() {
-    let emulator = emulator(1);
+    let emulator = emulator_refusing("/roleAssignments");
     let output = script(
         &emulator,
         "let app = create_app(#{ name: \"caught\" });\nenable(app);\n\
-         grant_role(app, \"Environment Admin\", environment(\"00000000-0000-0000-0000-000000000000\"));\n\
+         grant_role(app, \"Environment Admin\", environment());\n\
          try { app_secret(app); } catch (e) { print(`caught: ${e.message}`); }\n#{ enabled: app.enabled }\n",
     )
     .args(["--output", "json"])
@@ -304,8 +312,8 @@ fn a_failed_write_the_script_catches_still_fails_the_run() {
     let app = admin
         .application_named(&admin.environment_id, "caught")
         .expect("created");
-    // The grant failed, so the enable queued behind it was not sent.
-    assert_eq!(app["enabled"], false);
+    // The enable rode on the create's body, before the grant failed.
+    assert_eq!(app["enabled"], true);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `apply --rollback-on-failure` leaves no trace of a failed run; without it, a failed run
 //! says what it did and that a rerun continues. Pre-flight failures write nothing.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator};
+use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 
@@ -28,14 +28,18 @@ fn snapshot(emulator: &Emulator) -> Vec<(Value, Vec<Grant>)> {
     apps
 }
 
-/// A script that makes `writes`, then fails at a step only the apply pass can fail: writing
-/// the app's secret into a directory that does not exist.
+/// A script that makes `writes`, then fails at a step only the apply pass can fail: a secret
+/// rotation PingOne refuses (the emulator of [`refusing`] refuses writes to `/secret`).
 fn failing_after(writes: &str) -> String {
-    format!("{writes}\nwrite_secret(app_secret(app), \"missing-dir/app.secret\");\n")
+    format!("{writes}\nrotate_secret(app, 60);\n")
+}
+
+fn refusing() -> Emulator {
+    emulator_refusing("/secret")
 }
 
 fn rolls_back(setup: &[&str], writes: &str, expected_undo: &[&str]) {
-    let emulator = emulator(1);
+    let emulator = refusing();
     for recipe in setup {
         Test::new()
             .config_for(&emulator)
@@ -56,10 +60,7 @@ fn rolls_back(setup: &[&str], writes: &str, expected_undo: &[&str]) {
         ])
         .run()
         .failure()
-        .stderr_has(&[
-            "write_secret: cannot write missing-dir/app.secret",
-            "rolled back",
-        ]);
+        .stderr_has(&["rotate_secret: ", "refused by the emulator", "rolled back"]);
     for undo in expected_undo {
         assert!(
             output.stderr.contains(undo),
@@ -138,7 +139,7 @@ fn rollback_re_grants_the_roles_it_revoked() {
 
 #[test]
 fn rollback_undoes_a_whole_recipe_whose_last_step_fails() {
-    let emulator = emulator(1);
+    let emulator = refusing();
     let before = snapshot(&emulator);
     // The secret cannot be written: its directory does not exist. Everything before goes.
     let output = Test::new()
@@ -149,15 +150,17 @@ fn rollback_undoes_a_whole_recipe_whose_last_step_fails() {
              let app = worker::ensure(\"Doomed\", \"\");\n\
              grant_role(app, \"Identity Data Admin\", environment());\n\
              enable(app);\n\
-             write_secret(app_secret(app), \"missing-dir/doomed.secret\");\n",
+             rotate_secret(app, 60);\n",
         )
         .args(["apply", "recipe.rhai", "--rollback-on-failure"])
         .run()
         .failure()
         .stderr_has(&[
             "recipe.rhai:5:1",
-            "write_secret: cannot write missing-dir/doomed.secret",
-            "rolled back 3 write(s)",
+            "rotate_secret: ",
+            "refused by the emulator",
+            // The enable rode on the create: deleting the application undoes both.
+            "rolled back 2 write(s)",
         ]);
     assert!(!output.stderr.contains("NOT undone"), "{}", output.stderr);
     assert_eq!(snapshot(&emulator), before);
@@ -165,7 +168,7 @@ fn rollback_undoes_a_whole_recipe_whose_last_step_fails() {
 
 #[test]
 fn without_rollback_a_failed_run_says_what_it_did_and_how_to_continue() {
-    let emulator = emulator(1);
+    let emulator = refusing();
     Test::new()
         .config_for(&emulator)
         .file(
@@ -277,7 +280,7 @@ fn a_grant_overlapping_a_narrower_one_fails_before_writing() {
 
 #[test]
 fn rollback_removes_the_secret_file_it_wrote() {
-    let emulator = emulator(1);
+    let emulator = refusing();
     Test::new()
         .config_for(&emulator)
         .args(["apply", "authorize-worker"])
@@ -289,13 +292,13 @@ fn rollback_removes_the_secret_file_it_wrote() {
             "recipe.rhai",
             "let app = find_app(\"PingOne Authorize Worker\");\n\
              write_secret(app_secret(app), \"first.secret\");\n\
-             write_secret(app_secret(app), \"missing-dir/second.secret\");\n",
+             rotate_secret(app, 60);\n",
         )
         .args(["apply", "recipe.rhai", "--rollback-on-failure"])
         .run()
         .failure()
         .stderr_has(&[
-            "cannot write missing-dir/second.secret",
+            "refused by the emulator",
             "undone: write secret of \"PingOne Authorize Worker\" to first.secret",
         ]);
     assert!(

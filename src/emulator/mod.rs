@@ -60,6 +60,10 @@ pub struct EmulatorOptions {
     pub propagation_delay: Duration,
     /// How long an access token lives (`expires_in`); PingOne's is one hour.
     pub token_lifetime: Duration,
+    /// A management write (any method but GET) whose path contains this text is refused with
+    /// 400 `INVALID_DATA`, before it takes effect: what a client does when PingOne refuses a
+    /// write halfway through a run, made deterministic.
+    pub refuse_writes_to: Option<String>,
 }
 
 impl Default for EmulatorOptions {
@@ -75,6 +79,7 @@ impl Default for EmulatorOptions {
             seed: None,
             propagation_delay: Duration::ZERO,
             token_lifetime: Duration::from_secs(3600),
+            refuse_writes_to: None,
         }
     }
 }

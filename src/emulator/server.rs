@@ -3,7 +3,7 @@
 //! limits, injects faults and authenticates management calls).
 
 use super::access::Caller;
-use super::errors::{self, ApiError};
+use super::errors::{self, ApiError, ErrorDetail};
 use super::faults::{FaultInjector, RateLimiter};
 use super::state::State;
 use super::token::TokenStore;
@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     rate_limiter: Option<RateLimiter>,
     faults: Option<FaultInjector>,
     lost_answers: Option<FaultInjector>,
+    refuse_writes_to: Option<String>,
 }
 
 impl Shared {
@@ -57,6 +58,7 @@ impl Shared {
             rate_limiter: options.rate_limit.and_then(RateLimiter::per_second),
             faults: (options.fault_rate > 0.0)
                 .then(|| FaultInjector::new(options.fault_rate, options.seed)),
+            refuse_writes_to: options.refuse_writes_to.clone(),
             lost_answers: (options.lost_answer_rate > 0.0).then(|| {
                 FaultInjector::new(
                     options.lost_answer_rate,
@@ -295,6 +297,18 @@ async fn gate(
     if is_management {
         if let Some(status) = shared.faults.as_ref().and_then(FaultInjector::draw) {
             return with_caller(ApiError::injected_fault(status).into_response(), caller_id);
+        }
+        if request.method() != axum::http::Method::GET
+            && shared
+                .refuse_writes_to
+                .as_deref()
+                .is_some_and(|text| path.contains(text))
+        {
+            let refusal = ApiError::invalid(ErrorDetail::invalid(
+                "request",
+                "refused by the emulator's refuse_writes_to fault",
+            ));
+            return with_caller(refusal.into_response(), caller_id);
         }
         match caller {
             Some(caller) => {

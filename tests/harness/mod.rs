@@ -193,6 +193,16 @@ pub fn emulator(environments: usize) -> Emulator {
     .expect("start emulator")
 }
 
+/// An emulator that refuses every management write whose path contains `text` (400
+/// `INVALID_DATA`): a deterministic failure that only an apply pass can meet.
+pub fn emulator_refusing(text: &str) -> Emulator {
+    Emulator::start(EmulatorOptions {
+        refuse_writes_to: Some(text.to_owned()),
+        ..EmulatorOptions::default()
+    })
+    .expect("start emulator")
+}
+
 /// A config naming every emulator environment `env-N`, all acted on by the bootstrap worker.
 pub fn config_text(emulator: &Emulator) -> String {
     config_text_for(emulator.info())
