@@ -23,6 +23,8 @@ mod plan;
 mod rollback;
 // Request bodies against the spec.
 mod wire;
+// The safety promises on the paths where they are easiest to break.
+mod promises;
 // Secrets never reach output or logs.
 mod secrets;
 // Shared kit of the emulator tests: blocking HTTP client, spec validator.
