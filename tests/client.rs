@@ -666,3 +666,217 @@ fn a_genuine_permission_error_fails_at_once_with_a_hint() {
         "a worker without writes of its own does not wait out a 403"
     );
 }
+
+// Custom admin roles and populations, the calls the `custom_role` and `population`
+// primitives are built on.
+
+use p1run::client::{CustomRoleDefinition, RoleType, outcome_unknown, write_once};
+
+/// Environment Admin's and Identity Data Admin's permission ids as the environment's role list
+/// gives them: the Authorize worker's "custom role with equivalent permissions".
+async fn authorize_worker_definition(
+    client: &Client,
+    env: &str,
+    name: &str,
+) -> CustomRoleDefinition {
+    let roles = client.custom_roles(env).await.unwrap();
+    let mut permissions: Vec<String> = Vec::new();
+    for wanted in ["Environment Admin", "Identity Data Admin"] {
+        let role = roles.iter().find(|role| role.name == wanted).unwrap();
+        assert_eq!(role.kind, Some(RoleType::Platform));
+        for id in role.permission_ids() {
+            if !permissions.iter().any(|held| held == id) {
+                permissions.push(id.to_owned());
+            }
+        }
+    }
+    CustomRoleDefinition {
+        name: name.to_owned(),
+        description: Some("made by a client test".to_owned()),
+        applicable_to: vec![ScopeType::Environment],
+        permissions,
+        can_be_assigned_by: vec![role_id(client, "Environment Admin").await],
+    }
+}
+
+#[test]
+fn custom_roles_are_listed_with_the_built_in_ones_created_found_updated_and_deleted() {
+    let emulator = emulator(EmulatorOptions::default());
+    let env = emulator.info().environment_id.clone();
+    let client = admin(&emulator);
+    runtime().block_on(async {
+        let before = client.custom_roles(&env).await.unwrap();
+        assert_eq!(before.len(), 19);
+        assert!(
+            before
+                .iter()
+                .all(|role| !role.is_custom() && !role.permissions.is_empty())
+        );
+        let env_admin = role_id(&client, "Environment Admin").await;
+        let built_in = client.role(&env_admin).await.unwrap();
+        let listed = before.iter().find(|role| role.id == env_admin).unwrap();
+        assert_eq!(built_in.permission_ids(), listed.permission_ids());
+
+        let definition = authorize_worker_definition(&client, &env, "Worker Role").await;
+        let made = client.create_custom_role(&env, &definition).await.unwrap();
+        assert!(made.is_custom());
+        assert_eq!(
+            made.environment.as_ref().map(|e| e.id.as_str()),
+            Some(env.as_str())
+        );
+        assert!(definition.matches(&made), "{made:?}");
+        // The body sent is a valid `CustomAdminRole` of the spec.
+        let sent = emulator
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.method == "POST" && r.path.ends_with("/roles"))
+            .and_then(|r| r.body)
+            .unwrap();
+        crate::support::spec().validate("CustomAdminRole", &sent);
+
+        let found = client.custom_role_named(&env, "Worker Role").await.unwrap();
+        assert_eq!(found.as_ref(), Some(&made));
+        assert_eq!(client.custom_role(&env, &made.id).await.unwrap(), made);
+        assert_eq!(
+            client
+                .custom_role_named(&env, "Environment Admin")
+                .await
+                .unwrap(),
+            None
+        );
+
+        let mut narrower = definition.clone();
+        narrower.permissions.truncate(2);
+        assert!(!narrower.matches(&made));
+        let updated = client
+            .update_custom_role(&env, &made.id, &narrower)
+            .await
+            .unwrap();
+        assert!(narrower.matches(&updated));
+        assert_eq!(updated.permissions.len(), 2);
+
+        // A second role of the same name is refused, typed.
+        let error = client
+            .create_custom_role(&env, &narrower)
+            .await
+            .unwrap_err();
+        let api = error.api().expect("an API error");
+        assert_eq!(api.status, 400);
+        assert!(api.has_detail_code("UNIQUENESS_VIOLATION"), "{error}");
+
+        client.delete_custom_role(&env, &made.id).await.unwrap();
+        assert_eq!(
+            client.custom_role_named(&env, "Worker Role").await.unwrap(),
+            None
+        );
+        let gone = client.custom_role(&env, &made.id).await.unwrap_err();
+        assert_eq!(gone.status(), Some(404));
+    });
+}
+
+#[test]
+fn a_custom_role_whose_answer_was_lost_is_found_and_not_made_twice() {
+    let emulator = emulator(EmulatorOptions {
+        lost_answer_rate: 1.0,
+        seed: Some(3),
+        ..Default::default()
+    });
+    let env = emulator.info().environment_id.clone();
+    let client = admin(&emulator);
+    runtime().block_on(async {
+        let definition = authorize_worker_definition(&client, &env, "Lost Answer Role").await;
+        // Every successful POST answers 502: the write happened, the answer says otherwise.
+        let lost = client
+            .create_custom_role(&env, &definition)
+            .await
+            .unwrap_err();
+        assert!(outcome_unknown(&lost), "{lost}");
+        let mut again = definition.clone();
+        again.name = "Checked Role".to_owned();
+        let made = write_once(
+            || client.create_custom_role(&env, &again),
+            || client.custom_role_named(&env, "Checked Role"),
+        )
+        .await
+        .unwrap();
+        assert!(again.matches(&made));
+        let posts = emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/roles"))
+            .count();
+        assert_eq!(posts, 2, "one POST per role, never re-sent");
+        let custom: Vec<String> = client
+            .custom_roles(&env)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|role| role.is_custom())
+            .map(|role| role.name)
+            .collect();
+        assert_eq!(custom, ["Lost Answer Role", "Checked Role"]);
+    });
+}
+
+#[test]
+fn populations_are_listed_created_found_and_usable_as_scopes() {
+    let emulator = emulator(EmulatorOptions::default());
+    let env = emulator.info().environment_id.clone();
+    let client = admin(&emulator);
+    runtime().block_on(async {
+        let seeded = client.populations(&env).await.unwrap();
+        assert_eq!(seeded.len(), 1);
+        assert!(seeded[0].default);
+        let staff = client
+            .create_population(&env, "Staff", Some("the staff"))
+            .await
+            .unwrap();
+        assert_eq!(staff.name, "Staff");
+        assert_eq!(staff.description.as_deref(), Some("the staff"));
+        assert!(!staff.default);
+        assert_eq!(client.population(&env, &staff.id).await.unwrap(), staff);
+        assert_eq!(
+            client.population_named(&env, "Staff").await.unwrap(),
+            Some(staff.clone())
+        );
+        assert_eq!(client.population_named(&env, "Nobody").await.unwrap(), None);
+        let duplicate = client
+            .create_population(&env, "Staff", None)
+            .await
+            .unwrap_err();
+        assert!(
+            duplicate
+                .api()
+                .is_some_and(|api| api.has_detail_code("UNIQUENESS_VIOLATION")),
+            "{duplicate}"
+        );
+
+        let app = client
+            .create_application(&env, &worker_body("population-scoped"))
+            .await
+            .unwrap();
+        let scope = ScopeRef {
+            id: staff.id.clone(),
+            kind: ScopeType::Population,
+        };
+        let ida = role_id(&client, "Identity Data Admin").await;
+        let assignment = client
+            .create_role_assignment(&env, app.id(), &ida, &scope)
+            .await
+            .unwrap();
+        assert_eq!(assignment.scope, scope);
+        // A list of more pages than one comes whole.
+        for n in 0..4 {
+            client
+                .create_population(&env, &format!("Team {n}"), None)
+                .await
+                .unwrap();
+        }
+        let mut paged = admin_options(&emulator);
+        paged.page_size = Some(2);
+        let paged = Client::new(paged).unwrap();
+        assert_eq!(paged.populations(&env).await.unwrap().len(), 6);
+        assert_eq!(paged.custom_roles(&env).await.unwrap().len(), 19);
+    });
+}

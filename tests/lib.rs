@@ -35,7 +35,11 @@ mod emulator_api;
 // `p1run emulator` as a separate process.
 mod emulator_applications;
 mod emulator_cli;
+// Custom admin roles: CRUD, who may write them, assigning and holding them.
+mod emulator_custom_roles;
 mod emulator_errors;
 mod emulator_options;
+// Populations, and POPULATION scopes in role assignments.
+mod emulator_populations;
 mod emulator_role_assignments;
 mod emulator_token;

@@ -14,6 +14,11 @@ fn request_schema(method: &str, path: &str) -> Option<&'static str> {
             Some("RoleAssignment")
         }
         ("POST", ["environments", _, "applications", _, "secret"]) => Some("ApplicationSecret"),
+        ("POST", ["environments", _, "roles"]) | ("PUT", ["environments", _, "roles", _]) => {
+            Some("CustomAdminRole")
+        }
+        ("POST", ["environments", _, "populations"])
+        | ("PUT", ["environments", _, "populations", _]) => Some("Population"),
         _ => None,
     }
 }

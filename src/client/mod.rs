@@ -21,11 +21,13 @@
 #![allow(clippy::result_large_err)]
 
 mod budget;
+mod custom_roles;
 mod endpoints;
 mod error;
 mod http;
 mod model;
 pub mod paths;
+mod populations;
 mod retry;
 mod token;
 mod verify;
@@ -33,11 +35,13 @@ mod verify;
 mod wire_tests;
 
 pub use budget::RateBudget;
+pub use custom_roles::{CustomRole, CustomRoleDefinition, RoleType};
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
     Application, ApplicationSecret, Environment, IdRef, Permission, Role, RoleAssignment, ScopeRef,
     ScopeType, TokenAuthMethod,
 };
+pub use populations::Population;
 pub use verify::{outcome_unknown, write_once};
 
 use crate::secret::Secret;

@@ -1,8 +1,8 @@
 //! Who is calling and what they may do: the role assignments a token carries, which of them
-//! have propagated, and the checks PingOne's built-in roles imply.
+//! have propagated, and the checks PingOne's built-in and custom roles imply.
 
 use super::errors::{ApiError, ApiResult, BROADER_SCOPE_DETAIL};
-use super::roles::{Scope, ScopeType, Topology as _};
+use super::roles::{AnyRole, Scope, ScopeType, Topology as _};
 use super::state::{RoleAssignment, State};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -43,7 +43,7 @@ pub(crate) struct Effective<'a> {
 struct Scopes<'a> {
     organizations: HashSet<&'a str>,
     environments: HashSet<&'a str>,
-    /// Populations and applications: each covers only itself.
+    /// Populations and applications held directly: each covers only itself.
     others: Vec<&'a Scope>,
 }
 
@@ -58,7 +58,10 @@ impl Scopes<'_> {
             ScopeType::Application => state
                 .environment_of_application(&target.id)
                 .is_some_and(|environment| self.environments.contains(environment)),
-            ScopeType::Organization | ScopeType::Population => false,
+            ScopeType::Population => state
+                .environment_of_population(&target.id)
+                .is_some_and(|environment| self.environments.contains(environment)),
+            ScopeType::Organization => false,
         };
         covered_by_environment || self.others.contains(&target)
     }
@@ -93,12 +96,12 @@ impl Effective<'_> {
         self.by_role.is_empty()
     }
 
-    /// Whether a role in force grants `permission` over `target`.
+    /// Whether a role in force, built-in or custom, grants `permission` over `target`.
     pub(crate) fn allows(&self, state: &State, permission: &str, target: &Scope) -> bool {
         self.by_role.iter().any(|(role_id, scopes)| {
             state
-                .role(role_id)
-                .is_some_and(|role| role.permissions.contains(&permission))
+                .any_role(role_id)
+                .is_some_and(|role| role.has_permission(permission))
                 && scopes.cover(state, target)
         })
     }
@@ -117,19 +120,34 @@ impl Effective<'_> {
     /// what makes the documented exceptions hold together ("You can assign the read-only
     /// variants of built-in roles that are assigned to you"; an Identity Data Admin can assign
     /// Help Desk Admin; an Environment Admin can assign Application Owner).
+    ///
+    /// Custom roles count by their permissions like built-in ones, so a worker holding a
+    /// custom role with Environment Admin's permissions holds what Environment Admin would.
     pub(crate) fn holds(&self, state: &State, role_id: &str, scope: &Scope) -> bool {
-        let Some(wanted) = state.role(role_id) else {
+        let Some(wanted) = state.any_role(role_id) else {
             return false;
         };
         self.by_role.iter().any(|(held_id, scopes)| {
             let held_is_as_strong = *held_id == role_id
-                || state.role(held_id).is_some_and(|held| {
-                    wanted
-                        .permissions
-                        .iter()
-                        .all(|permission| held.permissions.contains(permission))
-                });
+                || state
+                    .any_role(held_id)
+                    .is_some_and(|held| held.includes_all_of(wanted));
             held_is_as_strong && scopes.cover(state, scope)
+        })
+    }
+
+    /// PingOne's rule for assigning a custom role over `scope`: "The actor already has the
+    /// same role for the jurisdiction or parent jurisdiction", or "has a role that is
+    /// specified in the canBeAssignedBy property of the custom role for the jurisdiction or
+    /// parent jurisdiction" (custom-roles.html). Holding equivalent permissions is not enough.
+    fn may_assign_custom(&self, state: &State, role_id: &str, scope: &Scope) -> bool {
+        let Some(AnyRole::Custom(custom)) = state.any_role(role_id) else {
+            return false;
+        };
+        self.by_role.iter().any(|(held_id, scopes)| {
+            let entitled =
+                *held_id == role_id || custom.can_be_assigned_by.iter().any(|id| id == held_id);
+            entitled && scopes.cover(state, scope)
         })
     }
 
@@ -156,6 +174,13 @@ impl Effective<'_> {
         role_id: &str,
         scope: &Scope,
     ) -> ApiResult<()> {
+        if let Some(AnyRole::Custom(_)) = state.any_role(role_id) {
+            return if self.may_assign_custom(state, role_id, scope) {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden_because(BROADER_SCOPE_DETAIL))
+            };
+        }
         if !self.holds(state, role_id, scope) {
             return Err(ApiError::forbidden_because(BROADER_SCOPE_DETAIL));
         }

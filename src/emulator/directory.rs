@@ -48,19 +48,23 @@ fn organization_json(shared: &Shared, state: &State) -> Value {
     })
 }
 
-fn role_json(shared: &Shared, state: &State, index: usize) -> Value {
+/// A permission as roles list it: `{id, classifier, description}`.
+pub(crate) fn permission_json(permission: &str) -> Value {
+    json!({
+        "id": permission,
+        "classifier": permission,
+        "description": permission::describe(permission),
+    })
+}
+
+/// A built-in role as `GET /roles` shows it.
+pub(crate) fn role_json(shared: &Shared, state: &State, index: usize) -> Value {
     let role = &BUILT_IN_ROLES[index];
     let id = &state.role_ids[index];
     let permissions: Vec<Value> = role
         .permissions
         .iter()
-        .map(|&permission| {
-            json!({
-                "id": permission,
-                "classifier": permission,
-                "description": permission::describe(permission),
-            })
-        })
+        .map(|&permission| permission_json(permission))
         .collect();
     let applicable_to: Vec<&str> = role
         .applicable_to

@@ -185,6 +185,22 @@ impl ApiError {
         )
     }
 
+    /// 400 `REQUEST_FAILED`: a well-formed request the resource's state refuses (a role still
+    /// assigned, a default population, a built-in role).
+    pub(crate) fn request_failed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "REQUEST_FAILED", message)
+    }
+
+    /// 400 `INVALID_DATA` / `UNIQUENESS_VIOLATION` on `target`.
+    pub(crate) fn not_unique(target: &str, message: impl Into<String>) -> Self {
+        Self::invalid(ErrorDetail {
+            code: "UNIQUENESS_VIOLATION",
+            target: Some(target.to_owned()),
+            message: message.into(),
+            inner_error: None,
+        })
+    }
+
     /// 404 `NOT_FOUND`.
     pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", NOT_FOUND_MESSAGE)

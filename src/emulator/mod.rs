@@ -3,20 +3,23 @@
 //!
 //! The modules split by concern: [`state`] holds the data (and [`persist`] saves it),
 //! [`roles`] the built-in roles and scope containment, [`access`] the permission checks,
-//! [`token`] the token endpoint, [`applications`], [`role_assignments`] and [`directory`] the
-//! management API, [`errors`] PingOne's error format, [`faults`] rate limits and injected
-//! failures, and [`server`] the routes and layers that tie them together.
+//! [`token`] the token endpoint, [`applications`], [`role_assignments`], [`custom_roles`],
+//! [`populations`] and [`directory`] the management API, [`errors`] PingOne's error format,
+//! [`faults`] rate limits and injected failures, and [`server`] the routes and layers that tie
+//! them together.
 
 mod access;
 mod applications;
 mod body;
 pub mod cli;
 mod clock;
+mod custom_roles;
 mod directory;
 mod errors;
 mod faults;
 mod pagination;
 mod persist;
+mod populations;
 mod role_assignments;
 mod roles;
 mod server;

@@ -20,6 +20,8 @@ pub(crate) fn load(path: &Path) -> io::Result<Option<State>> {
         )
     })?;
     state.reindex();
+    // A state saved before populations were modelled gets the default ones now.
+    state.seed_default_populations(super::clock::now_ms());
     if !state.is_consistent() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -59,6 +61,30 @@ mod tests {
         assert_eq!(loaded.role_ids, state.role_ids);
         assert_eq!(loaded.bootstrap_client_id, state.bootstrap_client_id);
         assert!(loaded.role(&state.role_ids[0]).is_some());
+        assert_eq!(
+            loaded.populations.len(),
+            2,
+            "one default population per environment"
+        );
+    }
+
+    #[test]
+    fn a_state_saved_before_populations_gets_its_default_populations_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut saved = serde_json::to_value(State::seed(2)).unwrap();
+        for key in ["populations", "populations_seeded", "custom_roles"] {
+            saved.as_object_mut().unwrap().remove(key);
+        }
+        std::fs::write(&path, saved.to_string()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        let defaults: Vec<_> = loaded
+            .populations
+            .values()
+            .filter(|population| population.is_default())
+            .collect();
+        assert_eq!(defaults.len(), 2);
+        assert!(loaded.custom_roles.is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `/environments/{envID}/applications/{appID}/roleAssignments[/{id}]`: granting built-in roles
-//! to an application, with PingOne's checks in PingOne's order.
+//! `/environments/{envID}/applications/{appID}/roleAssignments[/{id}]`: granting built-in and
+//! custom roles to an application, with PingOne's checks in PingOne's order.
 
 use super::access::{Caller, Effective};
 use super::applications::{application_path, authorize_application};
@@ -7,7 +7,7 @@ use super::body;
 use super::clock;
 use super::errors::{ApiError, ApiResult, DUPLICATE_ROLE_DETAIL, ErrorDetail};
 use super::pagination::{Collection, PageRequest, entity_array};
-use super::roles::{self, Scope, ScopeType, permission, scopes_overlap};
+use super::roles::{self, AnyRole, Scope, ScopeType, permission, scope_covers, scopes_overlap};
 use super::server::Shared;
 use super::state::{self, Application, RoleAssignment, State};
 use axum::Json;
@@ -34,7 +34,7 @@ fn assignment_json(
         "_links": {
             "self": shared.link(&path),
             "environment": shared.link(&format!("/v1/environments/{}", app.environment_id)),
-            "role": shared.link(&format!("/v1/roles/{}", assignment.role_id)),
+            "role": shared.link(&role_path(state, &assignment.role_id)),
         },
         "id": assignment.id,
         "role": { "id": assignment.role_id },
@@ -43,6 +43,18 @@ fn assignment_json(
         // "Whether this role assignment can be deleted by the current actor".
         "readOnly": !effective.may_manage(state, assignment),
     })
+}
+
+/// Where a role is read: `/v1/roles/{id}` for a built-in role, under its environment for a
+/// custom one.
+fn role_path(state: &State, role_id: &str) -> String {
+    match state.custom_roles.get(role_id) {
+        Some(custom) => format!(
+            "/v1/environments/{}/roles/{}",
+            custom.environment_id, custom.id
+        ),
+        None => format!("/v1/roles/{role_id}"),
+    }
 }
 
 /// `GET …/roleAssignments`.
@@ -173,14 +185,14 @@ fn scope_exists(state: &State, scope: &Scope) -> bool {
         ScopeType::Organization => scope.id == state.organization.id,
         ScopeType::Environment => state.environment(&scope.id).is_some(),
         ScopeType::Application => state.applications.contains_key(&scope.id),
-        // The emulator models no populations.
-        ScopeType::Population => false,
+        ScopeType::Population => state.populations.contains_key(&scope.id),
     }
 }
 
 /// The checks of a new assignment, in PingOne's order: the role exists → the scope type is
-/// one the role applies to → the scope exists → the caller may grant the role there → it
-/// neither duplicates nor overlaps an assignment of the same role.
+/// one the role applies to → the scope exists → a custom role stays in its environment → the
+/// caller may grant the role there → it neither duplicates nor overlaps an assignment of the
+/// same role.
 ///
 /// The reference does not capture the status and text of the incompatible-scope error; 400
 /// `INVALID_DATA` / `INVALID_VALUE` with `target: "scope"` is what the provider's error mapper
@@ -191,24 +203,24 @@ fn check_new_assignment(
     app: &Application,
     requested: &RequestedAssignment,
 ) -> ApiResult<()> {
-    let role = state.role(&requested.role_id).ok_or_else(|| {
+    let role = state.any_role(&requested.role_id).ok_or_else(|| {
         ApiError::invalid(ErrorDetail::invalid(
             "role",
             format!("Role {} does not exist", requested.role_id),
         ))
     })?;
-    if app.field_str("type") == Some("WORKER") && !roles::assignable_to_applications(role.name) {
+    if app.field_str("type") == Some("WORKER") && !roles::assignable_to_applications(role.name()) {
         return Err(ApiError::invalid(ErrorDetail::invalid(
             "role",
             format!(
                 "The {} role cannot be assigned to a worker application",
-                role.name
+                role.name()
             ),
         )));
     }
-    if !role.applicable_to.contains(&requested.scope.kind) {
+    if !role.applicable_to().contains(&requested.scope.kind) {
         let allowed: Vec<&str> = role
-            .applicable_to
+            .applicable_to()
             .iter()
             .map(|scope| scope.as_str())
             .collect();
@@ -218,7 +230,7 @@ fn check_new_assignment(
                 "scope",
                 format!(
                     "The {} role cannot be assigned with scope type {}",
-                    role.name,
+                    role.name(),
                     requested.scope.kind.as_str()
                 ),
             )
@@ -234,6 +246,9 @@ fn check_new_assignment(
             ),
         )));
     }
+    if let AnyRole::Custom(custom) = role {
+        check_custom_role_stays_home(state, app, custom, &requested.scope)?;
+    }
     effective.check_may_grant(state, &requested.role_id, &requested.scope)?;
     let duplicate = app.role_assignments.iter().any(|existing| {
         existing.role_id == requested.role_id
@@ -246,6 +261,44 @@ fn check_new_assignment(
             message: DUPLICATE_ROLE_DETAIL.to_owned(),
             inner_error: None,
         }));
+    }
+    Ok(())
+}
+
+/// "Because this is not the Administrators environment, User A can't assign the role at the
+/// organization level or to any environment resource outside of the CompanyA_Support
+/// environment" (PingOne admin guide, custom role scenario 1): a custom role made outside the
+/// administrators' environment is assigned only over its own environment (or what is in it),
+/// and, as the scenarios have it, only to actors of that environment. The status and text of
+/// the refusal are unverified: 400 `INVALID_DATA` / `INVALID_VALUE` like the other
+/// unsuitable scopes.
+fn check_custom_role_stays_home(
+    state: &State,
+    app: &Application,
+    custom: &state::CustomRole,
+    scope: &Scope,
+) -> ApiResult<()> {
+    if custom.environment_id == state.administrators_environment_id() {
+        return Ok(());
+    }
+    let home = Scope::environment(&custom.environment_id);
+    if !scope_covers(state, &home, scope) {
+        return Err(ApiError::invalid(ErrorDetail::invalid(
+            "scope",
+            format!(
+                "The custom role {} was made in environment {} and can only be assigned within it",
+                custom.name, custom.environment_id
+            ),
+        )));
+    }
+    if app.environment_id != custom.environment_id {
+        return Err(ApiError::invalid(ErrorDetail::invalid(
+            "role",
+            format!(
+                "The custom role {} was made in environment {} and can only be assigned to actors of it",
+                custom.name, custom.environment_id
+            ),
+        )));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! which roles each may hand out, plus the scope containment rule that every permission check
 //! rests on.
 
+use super::state::CustomRole;
 use serde::{Deserialize, Serialize};
 
 /// The kind of resource a role assignment is scoped to.
@@ -70,6 +71,13 @@ impl Scope {
             id: id.to_owned(),
         }
     }
+
+    pub(crate) fn population(id: &str) -> Self {
+        Self {
+            kind: ScopeType::Population,
+            id: id.to_owned(),
+        }
+    }
 }
 
 /// Where things live, so that containment can be decided without the whole state.
@@ -78,13 +86,12 @@ pub(crate) trait Topology {
     fn organization_id(&self) -> &str;
     /// The environment an application lives in, if the application exists.
     fn environment_of_application(&self, application_id: &str) -> Option<&str>;
+    /// The environment a population belongs to, if the population exists.
+    fn environment_of_population(&self, population_id: &str) -> Option<&str>;
 }
 
 /// Whether a role held over `outer` also applies to `inner`:
 /// ORGANIZATION ⊃ ENVIRONMENT ⊃ POPULATION / APPLICATION of that environment.
-///
-/// The emulator models no populations, so a population is contained only in itself and in the
-/// organization.
 pub(crate) fn scope_covers(topology: &impl Topology, outer: &Scope, inner: &Scope) -> bool {
     match outer.kind {
         ScopeType::Organization => outer.id == topology.organization_id(),
@@ -94,7 +101,9 @@ pub(crate) fn scope_covers(topology: &impl Topology, outer: &Scope, inner: &Scop
             ScopeType::Application => {
                 topology.environment_of_application(&inner.id) == Some(outer.id.as_str())
             }
-            ScopeType::Population => false,
+            ScopeType::Population => {
+                topology.environment_of_population(&inner.id) == Some(outer.id.as_str())
+            }
         },
         ScopeType::Population | ScopeType::Application => outer == inner,
     }
@@ -131,13 +140,17 @@ pub(crate) mod permission {
     pub(crate) const CREATE_USER_ROLE_ASSIGNMENTS: &str = "permissions:create:userRoleAssignments";
     pub(crate) const DELETE_USER_ROLE_ASSIGNMENTS: &str = "permissions:delete:userRoleAssignments";
     pub(crate) const READ_CUSTOM_ROLES: &str = "permissions:read:customRoles";
+    pub(crate) const CREATE_CUSTOM_ROLES: &str = "permissions:create:customRoles";
     pub(crate) const UPDATE_CUSTOM_ROLES: &str = "permissions:update:customRoles";
+    pub(crate) const DELETE_CUSTOM_ROLES: &str = "permissions:delete:customRoles";
     pub(crate) const READ_USER: &str = "directory:read:user";
     pub(crate) const CREATE_USER: &str = "directory:create:user";
     pub(crate) const UPDATE_USER: &str = "directory:update:user";
     pub(crate) const DELETE_USER: &str = "directory:delete:user";
     pub(crate) const READ_POPULATION: &str = "directory:read:population";
+    pub(crate) const CREATE_POPULATION: &str = "directory:create:population";
     pub(crate) const UPDATE_POPULATION: &str = "directory:update:population";
+    pub(crate) const DELETE_POPULATION: &str = "directory:delete:population";
     pub(crate) const READ_GROUP: &str = "directory:read:group";
     pub(crate) const UPDATE_GROUP: &str = "directory:update:group";
     pub(crate) const RESET_PASSWORD: &str = "directory:reset:userPassword";
@@ -211,6 +224,7 @@ pub(crate) const APPLICATION_OWNER: &str = "Application Owner";
 pub(crate) const HELP_DESK_ADMIN: &str = "Help Desk Admin";
 pub(crate) const DAVINCI_ADMIN: &str = "DaVinci Admin";
 pub(crate) const DAVINCI_ADMIN_READ_ONLY: &str = "DaVinci Admin Read Only";
+pub(crate) const CUSTOM_ROLES_ADMIN: &str = "Custom Roles Admin";
 
 use ScopeType::{Application as App, Environment as Env, Organization as Org, Population as Pop};
 
@@ -239,6 +253,13 @@ pub(crate) static BUILT_IN_ROLES: [RoleDefinition; 19] = [
             p::READ_USER_ROLE_ASSIGNMENTS,
             p::CREATE_USER_ROLE_ASSIGNMENTS,
             p::DELETE_USER_ROLE_ASSIGNMENTS,
+            // "Administrators must have the Custom Role Admin permissions to create, update,
+            // and delete custom roles. The Org Admin and the Custom Role Admin roles include
+            // these permissions." (custom-roles.html)
+            p::READ_CUSTOM_ROLES,
+            p::CREATE_CUSTOM_ROLES,
+            p::UPDATE_CUSTOM_ROLES,
+            p::DELETE_CUSTOM_ROLES,
         ],
         can_assign: CanAssign::Only(&[ENVIRONMENT_ADMIN]),
     },
@@ -266,8 +287,9 @@ pub(crate) static BUILT_IN_ROLES: [RoleDefinition; 19] = [
             p::READ_USER_ROLE_ASSIGNMENTS,
             p::CREATE_USER_ROLE_ASSIGNMENTS,
             p::DELETE_USER_ROLE_ASSIGNMENTS,
+            // Reading only: the docs name Org Admin and Custom Roles Admin as the roles that
+            // create, update and delete custom roles.
             p::READ_CUSTOM_ROLES,
-            p::UPDATE_CUSTOM_ROLES,
             p::READ_POPULATION,
         ],
         can_assign: CanAssign::AllExcept(&[ORGANIZATION_ADMIN]),
@@ -285,7 +307,9 @@ pub(crate) static BUILT_IN_ROLES: [RoleDefinition; 19] = [
             p::DELETE_USER,
             p::RESET_PASSWORD,
             p::READ_POPULATION,
+            p::CREATE_POPULATION,
             p::UPDATE_POPULATION,
+            p::DELETE_POPULATION,
             p::READ_GROUP,
             p::UPDATE_GROUP,
             p::READ_APPLICATION_ROLE_ASSIGNMENTS,
@@ -374,14 +398,16 @@ pub(crate) static BUILT_IN_ROLES: [RoleDefinition; 19] = [
         can_assign: CanAssign::Nothing,
     },
     RoleDefinition {
-        name: "Custom Roles Admin",
+        name: CUSTOM_ROLES_ADMIN,
         description: "Creates and manages custom admin roles.",
         applicable_to: &[Org, Env],
         permissions: &[
             p::READ_ORGANIZATION,
             p::READ_ENVIRONMENT,
             p::READ_CUSTOM_ROLES,
+            p::CREATE_CUSTOM_ROLES,
             p::UPDATE_CUSTOM_ROLES,
+            p::DELETE_CUSTOM_ROLES,
         ],
         can_assign: CanAssign::Nothing,
     },
@@ -469,6 +495,61 @@ pub(crate) fn index_of(name: &str) -> Option<usize> {
     BUILT_IN_ROLES.iter().position(|role| role.name == name)
 }
 
+/// Whether `id` is a permission some built-in role carries: the permissions a custom role may
+/// be made of. PingOne's catalog is larger; the emulator knows the ones its roles use.
+pub(crate) fn is_known_permission(id: &str) -> bool {
+    BUILT_IN_ROLES
+        .iter()
+        .any(|role| role.permissions.contains(&id))
+}
+
+/// A built-in role or a custom one: what the permission checks need of either.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AnyRole<'a> {
+    BuiltIn(&'static RoleDefinition),
+    Custom(&'a CustomRole),
+}
+
+impl<'a> AnyRole<'a> {
+    pub(crate) fn name(self) -> &'a str {
+        match self {
+            AnyRole::BuiltIn(role) => role.name,
+            AnyRole::Custom(role) => &role.name,
+        }
+    }
+
+    /// The scope types it may be assigned at.
+    pub(crate) fn applicable_to(self) -> &'a [ScopeType] {
+        match self {
+            AnyRole::BuiltIn(role) => role.applicable_to,
+            AnyRole::Custom(role) => &role.applicable_to,
+        }
+    }
+
+    pub(crate) fn has_permission(self, permission: &str) -> bool {
+        match self {
+            AnyRole::BuiltIn(role) => role.permissions.contains(&permission),
+            AnyRole::Custom(role) => role.permissions.iter().any(|held| held == permission),
+        }
+    }
+
+    /// Its permission ids, in the order the role lists them.
+    pub(crate) fn permissions(self) -> Vec<&'a str> {
+        match self {
+            AnyRole::BuiltIn(role) => role.permissions.to_vec(),
+            AnyRole::Custom(role) => role.permissions.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Whether every permission of `other` is one of this role's.
+    pub(crate) fn includes_all_of(self, other: AnyRole<'_>) -> bool {
+        other
+            .permissions()
+            .into_iter()
+            .all(|permission| self.has_permission(permission))
+    }
+}
+
 /// Roles that cannot be assigned to worker applications ("Currently, you're not able to assign
 /// the DaVinci Admin and DaVinci Read-Only Admin roles to a Worker app").
 pub(crate) fn assignable_to_applications(name: &str) -> bool {
@@ -500,6 +581,13 @@ mod tests {
         fn environment_of_application(&self, application_id: &str) -> Option<&str> {
             match application_id {
                 "app-in-env-1" => Some("env-1"),
+                _ => None,
+            }
+        }
+
+        fn environment_of_population(&self, population_id: &str) -> Option<&str> {
+            match population_id {
+                "pop-in-env-1" => Some("env-1"),
                 _ => None,
             }
         }
@@ -538,6 +626,19 @@ mod tests {
         assert!(!scope_covers(&OneOrg, &env, &scope(Env, "env-2")));
         assert!(!scope_covers(&OneOrg, &env, &scope(App, "unknown-app")));
         assert!(!scope_covers(&OneOrg, &env, &scope(Org, "org")));
+    }
+
+    #[test]
+    fn an_environment_contains_its_own_populations_only() {
+        let env = scope(Env, "env-1");
+        assert!(scope_covers(&OneOrg, &env, &scope(Pop, "pop-in-env-1")));
+        assert!(!scope_covers(
+            &OneOrg,
+            &scope(Env, "env-2"),
+            &scope(Pop, "pop-in-env-1")
+        ));
+        assert!(!scope_covers(&OneOrg, &env, &scope(Pop, "unknown-pop")));
+        assert!(!scope_covers(&OneOrg, &scope(Pop, "pop-in-env-1"), &env));
     }
 
     #[test]

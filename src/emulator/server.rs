@@ -8,7 +8,8 @@ use super::faults::{FaultInjector, RateLimiter};
 use super::state::State;
 use super::token::TokenStore;
 use super::{
-    EmulatorOptions, RequestRecord, applications, directory, persist, role_assignments, token,
+    EmulatorOptions, RequestRecord, applications, custom_roles, directory, persist, populations,
+    role_assignments, token,
 };
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -142,6 +143,26 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/environments/{env}/applications/{app}/roleAssignments/{assignment}",
             get(role_assignments::read).delete(role_assignments::delete),
+        )
+        .route(
+            "/environments/{env}/roles",
+            get(custom_roles::list).post(custom_roles::create),
+        )
+        .route(
+            "/environments/{env}/roles/{role}",
+            get(custom_roles::read)
+                .put(custom_roles::update)
+                .delete(custom_roles::delete),
+        )
+        .route(
+            "/environments/{env}/populations",
+            get(populations::list).post(populations::create),
+        )
+        .route(
+            "/environments/{env}/populations/{population}",
+            get(populations::read)
+                .put(populations::update)
+                .delete(populations::delete),
         );
     let routes = Router::new()
         .nest("/v1", management)

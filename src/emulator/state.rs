@@ -1,9 +1,10 @@
 //! The emulator's data: one organization, its environments, the built-in role ids of this
-//! instance, and the applications with their secrets and role assignments. Everything here is
-//! what `--state` saves; tokens are not (see `token.rs`).
+//! instance, the custom admin roles and populations, and the applications with their secrets
+//! and role assignments. Everything here is what `--state` saves; tokens are not (see
+//! `token.rs`).
 
 use super::clock;
-use super::roles::{self, BUILT_IN_ROLES, Scope, Topology};
+use super::roles::{self, AnyRole, BUILT_IN_ROLES, Scope, ScopeType, Topology};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -39,6 +40,16 @@ pub(crate) struct State {
     /// The id of each built-in role, index for index with [`BUILT_IN_ROLES`].
     pub(crate) role_ids: Vec<String>,
     pub(crate) applications: HashMap<String, Application>,
+    /// Custom admin roles by id (absent from state files written before they existed).
+    #[serde(default)]
+    pub(crate) custom_roles: HashMap<String, CustomRole>,
+    /// Populations by id.
+    #[serde(default)]
+    pub(crate) populations: HashMap<String, Population>,
+    /// Whether every environment got its default population; false in state files written
+    /// before populations existed, which get them on load.
+    #[serde(default)]
+    pub(crate) populations_seeded: bool,
     pub(crate) bootstrap_client_id: String,
     /// Orders applications and role assignments for stable pages.
     pub(crate) next_sequence: u64,
@@ -83,6 +94,58 @@ pub(crate) struct Application {
     /// Until then (`--propagation-delay` after creation) the application answers 404 by id.
     pub(crate) visible_from_ms: u64,
 }
+
+/// A custom admin role: an environment-level set of permissions (custom-roles.html).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CustomRole {
+    pub(crate) id: String,
+    /// The environment it was made in; outside the administrators' environment it applies
+    /// only there.
+    pub(crate) environment_id: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) applicable_to: Vec<ScopeType>,
+    /// Permission ids, each one some built-in role carries.
+    pub(crate) permissions: Vec<String>,
+    /// Ids of the roles (built-in or custom) whose holders may assign this one.
+    pub(crate) can_be_assigned_by: Vec<String>,
+    /// Orders the environment's roles for stable pages.
+    pub(crate) sequence: u64,
+}
+
+/// A population: its writable fields as the last POST/PUT gave them, plus what PingOne owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Population {
+    pub(crate) id: String,
+    pub(crate) environment_id: String,
+    pub(crate) sequence: u64,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    /// `name`, `description`, `default`, … as written.
+    pub(crate) fields: Map<String, Value>,
+}
+
+impl Population {
+    pub(crate) fn name(&self) -> &str {
+        self.fields
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// Whether it is its environment's default population.
+    pub(crate) fn is_default(&self) -> bool {
+        self.fields
+            .get("default")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// The name of the population every environment is seeded with. PingOne creates a default
+/// population with a new environment; its exact name is unverified ("Default" is what the
+/// admin console shows for new environments as far as the docs' screenshots go).
+pub(crate) const DEFAULT_POPULATION_NAME: &str = "Default";
 
 /// The secret a rotation kept valid for a while.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +215,12 @@ impl Topology for State {
             .get(application_id)
             .map(|app| app.environment_id.as_str())
     }
+
+    fn environment_of_population(&self, population_id: &str) -> Option<&str> {
+        self.populations
+            .get(population_id)
+            .map(|population| population.environment_id.as_str())
+    }
 }
 
 impl State {
@@ -177,6 +246,9 @@ impl State {
             organization,
             environments,
             applications: HashMap::new(),
+            custom_roles: HashMap::new(),
+            populations: HashMap::new(),
+            populations_seeded: false,
             bootstrap_client_id: String::new(),
             next_sequence: 0,
             role_index: HashMap::new(),
@@ -184,7 +256,42 @@ impl State {
         };
         state.reindex();
         state.seed_bootstrap_worker(now);
+        state.seed_default_populations(now);
         state
+    }
+
+    /// Gives every environment its default population, once (also for state files saved
+    /// before populations were modelled).
+    pub(crate) fn seed_default_populations(&mut self, now: u64) {
+        if self.populations_seeded {
+            return;
+        }
+        let environment_ids: Vec<String> = self
+            .environments
+            .iter()
+            .map(|environment| environment.id.clone())
+            .collect();
+        for environment_id in environment_ids {
+            let has_default = self.populations.values().any(|population| {
+                population.environment_id == environment_id && population.is_default()
+            });
+            if has_default {
+                continue;
+            }
+            let mut fields = Map::new();
+            fields.insert("name".to_owned(), json!(DEFAULT_POPULATION_NAME));
+            fields.insert("default".to_owned(), json!(true));
+            let population = Population {
+                id: new_id(),
+                environment_id,
+                sequence: self.next_sequence(),
+                created_ms: now,
+                updated_ms: now,
+                fields,
+            };
+            self.populations.insert(population.id.clone(), population);
+        }
+        self.populations_seeded = true;
     }
 
     /// The worker whose credentials the info line prints. Its grants are dated at the epoch so
@@ -278,6 +385,27 @@ impl State {
     /// The built-in role with this id.
     pub(crate) fn role(&self, id: &str) -> Option<&'static roles::RoleDefinition> {
         self.role_index.get(id).map(|&index| &BUILT_IN_ROLES[index])
+    }
+
+    /// The built-in or custom role with this id.
+    pub(crate) fn any_role(&self, id: &str) -> Option<AnyRole<'_>> {
+        match self.role(id) {
+            Some(role) => Some(AnyRole::BuiltIn(role)),
+            None => self.custom_roles.get(id).map(AnyRole::Custom),
+        }
+    }
+
+    /// The environment whose custom roles apply across the organization: PingOne's
+    /// "Administrators" environment, here the first one (where the bootstrap admin lives).
+    pub(crate) fn administrators_environment_id(&self) -> &str {
+        &self.environments[0].id
+    }
+
+    /// A population of that environment.
+    pub(crate) fn population(&self, environment_id: &str, id: &str) -> Option<&Population> {
+        self.populations
+            .get(id)
+            .filter(|population| population.environment_id == environment_id)
     }
 
     pub(crate) fn role_id_by_name(&self, name: &str) -> Option<&str> {
