@@ -53,13 +53,6 @@ impl From<ClientError> for Error {
     }
 }
 
-impl Error {
-    /// The process exit code for this error.
-    pub fn code(&self) -> i32 {
-        1
-    }
-}
-
 /// A script error located in its source, rendered like Rhai's own `rhai-run`: the message, the
 /// `file:line:col`, the source line with a caret, and the call chain.
 #[derive(Debug)]

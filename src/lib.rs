@@ -38,7 +38,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
         Ok(code) => Err(code),
         Err(error) => {
             eprintln!("error: {error}");
-            Err(error.code())
+            // Every error exits 1: 2 is `plan`'s "changes pending".
+            Err(1)
         }
     }
 }

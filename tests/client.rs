@@ -173,6 +173,8 @@ fn a_rejected_cached_token_is_replaced_once() {
     let client = Client::new(options).unwrap();
     let roles = runtime().block_on(client.roles()).unwrap();
     assert!(!roles.is_empty());
+    // The replacement is kept: a second call asks for no token.
+    runtime().block_on(client.roles()).unwrap();
     let log: Vec<(String, u16)> = emulator
         .requests()
         .into_iter()
@@ -192,6 +194,7 @@ fn a_rejected_cached_token_is_replaced_once() {
         [
             ("/v1/roles".to_owned(), 401),
             ("token".to_owned(), 200),
+            ("/v1/roles".to_owned(), 200),
             ("/v1/roles".to_owned(), 200)
         ]
     );

@@ -135,12 +135,39 @@ fn remove_worker_converges_under_faults_and_rate_limits() {
 
 #[test]
 fn rotate_worker_secret_converges_under_faults_and_rate_limits() {
-    converges(
-        &["authorize-worker"],
-        "rotate-worker-secret",
-        &["out=w.secret"],
-        "PingOne Authorize Worker",
-    );
+    for options in [EmulatorOptions::default(), faulty(), rate_limited()] {
+        let emulator = Emulator::start(options).expect("emulator");
+        Test::new()
+            .config_for(&emulator)
+            .args(["apply", "authorize-worker"])
+            .run()
+            .success();
+        let admin = Admin::new(&emulator);
+        let env = admin.environment_id.clone();
+        let app = admin
+            .application_named(&env, "PingOne Authorize Worker")
+            .unwrap();
+        let id = app["id"].as_str().unwrap().to_owned();
+        let before = admin.secret(&env, &id);
+        let rotated = Test::new()
+            .config_for(&emulator)
+            .args(["apply", "rotate-worker-secret", "--var", "out=w.secret"])
+            .run()
+            .success();
+        let now = admin.secret(&env, &id);
+        assert_ne!(now, before, "the secret was rotated");
+        assert_eq!(
+            std::fs::read_to_string(rotated.path("w.secret")).unwrap(),
+            now,
+            "the file holds the secret PingOne now has"
+        );
+        let rotations = emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/secret") && r.status == 200)
+            .count();
+        assert_eq!(rotations, 1, "rotated once");
+    }
 }
 
 /// A 5xx after PingOne already acted (the answer lost on the way) must not make the tool act

@@ -251,6 +251,20 @@ fn two_new_applications_in_one_plan_keep_their_own_grants() {
         .run()
         .success();
     assert_eq!(applied.actions(), ["create", "create", "grant", "grant"]);
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    for name in ["A", "B"] {
+        let app = admin.application_named(&env, name).unwrap();
+        assert_eq!(
+            admin.grants(&env, app["id"].as_str().unwrap()),
+            [(
+                "Identity Data Admin".to_owned(),
+                "ENVIRONMENT".to_owned(),
+                env.clone()
+            )],
+            "{name} holds its own grant"
+        );
+    }
 }
 
 #[test]

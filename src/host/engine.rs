@@ -1,7 +1,7 @@
 //! The Rhai engine a recipe runs in: limits on, `print`/`debug` to tracing, `eval` off, and
 //! `import` limited to the bundled `scripts/lib` modules and files beside the running script.
 
-use super::primitives::{self, PrimitiveDoc};
+use super::primitives;
 use super::session::{Session, lock};
 use crate::config::Limits;
 use crate::recipes;
@@ -42,14 +42,14 @@ impl Sources {
     }
 }
 
-/// Builds the engine for one run; returns it with the primitives' docs.
+/// Builds the engine for one run.
 pub fn build(
     session: &Arc<Session>,
     limits: &Limits,
     script_dir: Option<PathBuf>,
     frozen: Option<BTreeMap<String, String>>,
     sources: &Sources,
-) -> (Engine, Vec<PrimitiveDoc>) {
+) -> Engine {
     // `Engine::new()` builds the standard library afresh (most of its ~0.3 ms and much of its
     // memory); a fleet builds two engines per environment, so they share one built here once.
     static STANDARD: std::sync::OnceLock<SharedModule> = std::sync::OnceLock::new();
@@ -90,8 +90,8 @@ pub fn build(
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "script", source = source.unwrap_or("<main>"), %pos, "{text}");
     });
-    let docs = primitives::register(&mut engine, session);
-    (engine, docs)
+    primitives::register(&mut engine, session);
+    engine
 }
 
 /// Resolves `import "lib/x"` to the bundled library and `import "x"` to `x.rhai` beside the

@@ -218,7 +218,7 @@ impl Runner<'_> {
         let script = self.request.script;
         let sources = Sources::default();
         sources.insert(&script.name, &script.source);
-        let (engine, _) = engine::build(
+        let engine = engine::build(
             session,
             self.request.limits,
             script.dir.clone(),
