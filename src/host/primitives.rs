@@ -548,29 +548,34 @@ fn param(session: &Session, name: &str, default: Dynamic) -> PrimitiveResult<Dyn
     let Some(raw) = session.var(name) else {
         return Ok(default);
     };
-    let bad = |expected: &str| {
+    parse_param(&raw, &default).map_err(|expected| {
         usage_failure(
             "param",
             format!("--var {name}={raw:?} is not {expected} (the default is {default})"),
         )
-    };
+    })
+}
+
+/// A `--var` value converted to the type of the param's default; `Err` says what it should
+/// have been.
+fn parse_param(raw: &str, default: &Dynamic) -> Result<Dynamic, &'static str> {
     if default.is_bool() {
-        return match raw.as_str() {
+        return match raw {
             "true" | "yes" | "1" => Ok(true.into()),
             "false" | "no" | "0" => Ok(false.into()),
-            _ => Err(bad("a boolean (true/false)")),
+            _ => Err("a boolean (true/false)"),
         };
     }
     if default.is_int() {
         return raw
             .parse::<i64>()
             .map(Dynamic::from_int)
-            .map_err(|_| bad("an integer"));
+            .map_err(|_| "an integer");
     }
     if default.is_array() || default.is_map() {
         if raw.trim_start().starts_with(['[', '{']) {
-            let value: Value = serde_json::from_str(&raw).map_err(|_| bad("valid JSON"))?;
-            return rhai::serde::to_dynamic(value);
+            let value: Value = serde_json::from_str(raw).map_err(|_| "valid JSON")?;
+            return rhai::serde::to_dynamic(value).map_err(|_| "valid JSON");
         }
         if default.is_array() {
             let items: Array = raw
@@ -581,7 +586,7 @@ fn param(session: &Session, name: &str, default: Dynamic) -> PrimitiveResult<Dyn
                 .collect();
             return Ok(items.into());
         }
-        return Err(bad("a JSON object"));
+        return Err("a JSON object");
     }
     Ok(raw.into())
 }
@@ -1047,4 +1052,38 @@ pub struct ScriptSecret {
     pub value: Option<crate::secret::Secret>,
     /// Whose secret, for messages.
     pub application: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(raw: &str, default: Dynamic) -> Result<String, &'static str> {
+        parse_param(raw, &default).map(|value| value.to_string())
+    }
+
+    #[test]
+    fn params_take_the_type_of_their_default() {
+        assert_eq!(parsed("yes", true.into()), Ok("true".into()));
+        assert_eq!(parsed("0", true.into()), Ok("false".into()));
+        assert_eq!(parsed("maybe", true.into()), Err("a boolean (true/false)"));
+        assert_eq!(parsed("60", Dynamic::from_int(1)), Ok("60".into()));
+        assert_eq!(parsed("6o", Dynamic::from_int(1)), Err("an integer"));
+        assert_eq!(parsed("x", "default".into()), Ok("x".into()));
+    }
+
+    #[test]
+    fn list_params_take_commas_or_json() {
+        let list = Dynamic::from_array(Array::new());
+        assert_eq!(
+            parsed(" a, b ,,c", list.clone()),
+            Ok("[\"a\", \"b\", \"c\"]".into())
+        );
+        assert_eq!(parsed("[\"a,b\"]", list.clone()), Ok("[\"a,b\"]".into()));
+        assert_eq!(parsed("[oops", list), Err("valid JSON"));
+        assert_eq!(
+            parsed("a=b", Dynamic::from_map(Map::new())),
+            Err("a JSON object")
+        );
+    }
 }
