@@ -6,9 +6,9 @@
 //! The emulator runs in a child process (this binary, re-executed), so the peak RSS and CPU
 //! time printed are the runner's alone. The bound is `(1 + ceil(N/j) × 4) × latency`: one
 //! environment alone needs 5 dependent round trips (token → roles, applications and the
-//! worker's own assignments at once → create → both grants at once → one PUT), and in a fleet
-//! the token and the shared reads are paid once, so every wave of `j` needs 4 after the first
-//! round trip. Also compares one environment with the same recipe done step by step by `curl`
+//! worker's own assignments at once → create, enabled → the uniqueness read → both grants at
+//! once), and in a fleet the token and the shared reads are paid once, so every wave of `j`
+//! needs 4 after the first round trip. Also compares one environment with the same recipe done step by step by `curl`
 //! (8 sequential requests).
 //! Not a test: numbers depend on the machine.
 
@@ -46,8 +46,12 @@ fn main() {
         "authorize-worker, fresh environments, emulator latency {} ms, -j {JOBS}",
         LATENCY.as_millis()
     );
-    println!("|     N |   wall ms | bound ms | ratio | requests | peak RSS MB | CPU ms/env |");
-    println!("|------:|----------:|---------:|------:|---------:|------------:|-----------:|");
+    println!(
+        "|     N |   wall ms | bound ms | ratio | requests | req/env | peak RSS MB | CPU ms/env |"
+    );
+    println!(
+        "|------:|----------:|---------:|------:|---------:|--------:|------------:|-----------:|"
+    );
     for n in sizes {
         let (mut child, info) = start_emulator(n);
         let config = write_config(&info);
@@ -59,10 +63,11 @@ fn main() {
         let waves = u32::try_from(n.div_ceil(JOBS)).unwrap_or(u32::MAX);
         let bound = LATENCY * (1 + ROUND_TRIPS * waves);
         println!(
-            "| {n:>5} | {:>9.0} | {:>8.0} | {:>5.2} | {requests:>8} | {:>11.1} | {:>10.2} |",
+            "| {n:>5} | {:>9.0} | {:>8.0} | {:>5.2} | {requests:>8} | {:>7.2} | {:>11.1} | {:>10.2} |",
             wall.as_secs_f64() * 1000.0,
             bound.as_secs_f64() * 1000.0,
             wall.as_secs_f64() / bound.as_secs_f64(),
+            requests as f64 / n as f64,
             peak_rss_mb(),
             cpu.as_secs_f64() * 1000.0 / n as f64,
         );
