@@ -2,9 +2,9 @@
 //!
 //! A token is cached per (auth URL, environment, client id, secret fingerprint), so it is never
 //! used for other credentials or another auth server: a client configured with a wrong secret
-//! must fail even when another client of the same worker already holds a token. Each key has its own async mutex: the first caller that
-//! needs a token fetches it while holding the lock, and concurrent callers wait for that one
-//! fetch instead of stampeding the token endpoint.
+//! must fail even when another client of the same worker already holds a token. Each key has
+//! its own async mutex: the first caller that needs a token fetches it while holding the lock,
+//! and concurrent callers wait for that one fetch instead of stampeding the token endpoint.
 
 use super::{Credentials, Endpoints, TokenCache};
 use crate::secret::Secret;
