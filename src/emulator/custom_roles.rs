@@ -1,5 +1,5 @@
 //! `/environments/{envID}/roles[/{customRoleID}]`: custom admin roles
-//! (https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html). The list
+//! (<https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html>). The list
 //! returns the built-in roles (`type: PLATFORM`) with the environment's custom ones
 //! (`type: CUSTOM`), as "Read All Custom Admin Roles" does, so that a client can find
 //! permission ids there.

@@ -23,7 +23,7 @@ pub(crate) const NOT_AUTHORIZED_DETAIL: &str =
 /// regex; docs/pingone.md, "Role assignments").
 pub(crate) const BROADER_SCOPE_DETAIL: &str = "Must have role at the same or broader scope";
 /// The detail message of a duplicate role assignment
-/// (https://github.com/pingidentity/terraform-provider-pingone/issues/401).
+/// (<https://github.com/pingidentity/terraform-provider-pingone/issues/401>).
 pub(crate) const DUPLICATE_ROLE_DETAIL: &str = "May not assign duplicate Role";
 const NOT_FOUND_MESSAGE: &str =
     "The request could not be completed. The requested resource was not found.";

@@ -97,8 +97,8 @@ pub fn build(
 
 /// Resolves `import "lib/x"` to the bundled library and `import "x"` to `x.rhai` beside the
 /// running script; nothing else. Rhai's default file resolver would import any path on the
-/// machine (https://rhai.rs/book/rust/modules/resolvers.html), which is more than a recipe
-/// needs.
+/// machine (<https://rhai.rs/book/rust/modules/resolvers.html>), which is more than a
+/// recipe needs.
 struct RecipeResolver {
     script_dir: Option<PathBuf>,
     frozen: Option<BTreeMap<String, String>>,
