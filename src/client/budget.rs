@@ -1,6 +1,7 @@
 //! A client-side request budget: requests per second that every client drawing on the same
 //! PingOne license shares, so that a fleet run stays inside PingOne's rate limits without
-//! waiting to be told (429) — PingOne limits per license, not per client (API-REFERENCE §5).
+//! waiting to be told (429) — PingOne limits per license, not per client (docs/pingone.md,
+//! "Retries and rate limits").
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::fmt;

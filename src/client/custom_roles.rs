@@ -1,5 +1,5 @@
 //! Custom admin roles: `/environments/{env}/roles[/{customRoleID}]`
-//! (https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html), and the
+//! (<https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html>), and the
 //! built-in roles as that list and `GET /roles/{id}` show them.
 //!
 //! Role names are unique in an environment, so a create whose answer was lost can be checked

@@ -1,4 +1,5 @@
-//! Regions and the hosts behind them (API-REFERENCE §1.1), and the override rules.
+//! Regions and the hosts behind them (docs/pingone.md, "Regions and hosts"), and the override
+//! rules.
 
 use super::{ClientError, Endpoints, Region};
 use std::fmt;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use url::{Host, Url};
 
 impl Region {
-    /// All six, in the reference's table order.
+    /// All six, in the order of the table in docs/pingone.md, "Regions and hosts".
     pub const ALL: [Self; 6] = [Self::Na, Self::Eu, Self::Ca, Self::Au, Self::Sg, Self::Ap];
 
     /// The code PingOne uses in `Environment.region`, e.g. `NA`.
@@ -22,8 +23,7 @@ impl Region {
         }
     }
 
-    /// The hosts' top-level domain, e.g. `com.au` (§1.1; S1 `region.go`, S4
-    /// `top_level_domain.go`).
+    /// The hosts' top-level domain, e.g. `com.au` (docs/pingone.md, "Regions and hosts").
     pub fn tld(self) -> &'static str {
         match self {
             Self::Na => "com",
@@ -69,7 +69,7 @@ impl Endpoints {
         }
     }
 
-    /// Explicit hosts, e.g. the emulator's or a proxy's (§1.1 "Overrides").
+    /// Explicit hosts, e.g. the emulator's or a proxy's (docs/pingone.md, "Regions and hosts").
     ///
     /// `api_url` must end in `/v1`. Both must be `https://`, except plain `http://` to a
     /// loopback host (127.0.0.0/8, `::1`, `localhost`): anything else would send the client

@@ -47,7 +47,8 @@ impl ApiError {
     }
 
     /// The message of the first detail, which is where PingOne puts the specific reason
-    /// (API-REFERENCE §4.1: "Must have role at the same or broader scope" lives there).
+    /// ("Must have role at the same or broader scope" lives there; docs/pingone.md, "Role
+    /// assignments").
     pub fn first_detail_message(&self) -> Option<&str> {
         self.details.first().and_then(|d| d.message.as_deref())
     }
@@ -121,7 +122,7 @@ pub enum ClientError {
     #[error("{0}\n  hint: {hint}", hint = .0.hint())]
     Api(ApiError),
 
-    /// The auth server refused to issue a worker token (API-REFERENCE §1.2).
+    /// The auth server refused to issue a worker token (docs/pingone.md, "Tokens").
     #[error(
         "the token request to {method} {path} was refused: {error}: {description} — {hint}",
         hint = token_hint(.error)
@@ -155,7 +156,8 @@ pub enum ClientError {
         message: String,
     },
 
-    /// Retrying transient failures (§7) used up [`super::RetryPolicy::deadline`].
+    /// Retrying transient failures (docs/pingone.md, "Retries and rate limits") used up
+    /// [`super::RetryPolicy::deadline`].
     #[error(
         "gave up on {method} {path} after {attempts} attempts in {elapsed:.1?} (the retry \
          deadline): PingOne kept failing; retry later or raise the deadline. Last error:\n{last}"

@@ -2,7 +2,7 @@
 //! pagination.
 //!
 //! Nothing here blocks or picks a runtime: it only awaits reqwest and `tokio::time::sleep`,
-//! which work on both runtime flavours (RHAI-HOST-NOTES §A1).
+//! which work on both runtime flavours (docs/pingone.md, "Rhai host notes").
 
 use super::TokenAuthMethod;
 use super::retry::{
@@ -21,19 +21,20 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// The telemetry header PingOne accepts on every call (§1.2, spec S1).
+/// The telemetry header PingOne accepts on every call (docs/pingone.md, "Tokens").
 pub(super) const TRANSACTION_HEADER: &str = "X-Ping-External-Transaction-ID";
 
 /// Longest wait for one HTTP exchange; the call's deadline may shorten it.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Both JSON flavours PingOne answers with (§1.2: `application/json` or `application/hal+json`).
+/// Both JSON flavours PingOne answers with (docs/pingone.md, "Tokens").
 const ACCEPT_JSON: &str = "application/json, application/hal+json";
 
 /// How much of a non-JSON error body goes into an [`ApiError`] message.
 const BODY_EXCERPT: usize = 200;
 
-/// What a client remembers of its own writes, for the propagation waits (§7.3).
+/// What a client remembers of its own writes, for the propagation waits (docs/pingone.md,
+/// "Propagation").
 #[derive(Debug, Default)]
 pub(super) struct Writes {
     /// When this client last created an application or granted a role.
@@ -111,8 +112,9 @@ impl Inner {
         let path = url.path().to_owned();
         let deadline = Instant::now() + self.retry.deadline;
         let mut retrier = Retrier::new(&self.retry, method.as_str(), &path, deadline);
-        // §5: a 401 INVALID_TOKEN means "get a fresh token" (e.g. revoked or expired early);
-        // done once per call, as a second refusal will not be fixed by a third token.
+        // A 401 INVALID_TOKEN means "get a fresh token" (e.g. revoked or expired early;
+        // docs/pingone.md, "Errors"); done once per call, as a second refusal will not be fixed
+        // by a third token.
         let mut refreshed = false;
         let mut rejected: Option<Secret> = None;
         loop {
@@ -209,7 +211,8 @@ impl Inner {
         Ok((status, retry_after, bytes.to_vec()))
     }
 
-    /// Whether a management error may be retried (§5, §7).
+    /// Whether a management error may be retried (docs/pingone.md, "Retries and rate limits",
+    /// "Propagation").
     fn classify(
         &self,
         method: &Method,
@@ -217,7 +220,7 @@ impl Inner {
         url: &Url,
         retry_after: Option<Duration>,
     ) -> Retry {
-        // §7.1: the official clients retry these for every method, POST included. But a POST
+        // The official clients retry these for every method, POST included. But a POST
         // is not idempotent, and after a 500/502/504 or a timeout PingOne may have acted:
         // re-sending could create a second application of the same name (names are not
         // unique) or rotate a secret twice. So a POST is retried here only when the answer
@@ -229,9 +232,9 @@ impl Inner {
         }
         let window = self.retry.propagation_wait;
         let writes = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
-        // §7.3 quirk 2: right after this client granted a role (or created an app), PingOne may
-        // still deny what the grant allows. Only then is the denial waited out, so that a
-        // genuine permission error fails fast.
+        // Right after this client granted a role (or created an app), PingOne may still deny
+        // what the grant allows. Only then is the denial waited out, so that a genuine
+        // permission error fails fast.
         if is_propagation_denial(error) {
             if let Some(last) = writes.last {
                 let until = last + window;
@@ -240,8 +243,8 @@ impl Inner {
                 }
             }
         }
-        // §7.3 quirk 1 / §7.2: an application this client has just created may not be
-        // visible yet, to itself or to its sub-resources (secret, role assignments).
+        // An application this client has just created may not be visible yet, to itself or to
+        // its sub-resources (secret, role assignments).
         if error.status == 404 {
             if let Some(created) = application_id(url).and_then(|id| writes.created_apps.get(id)) {
                 let until = *created + window;
@@ -277,8 +280,8 @@ impl Inner {
         Ok(token)
     }
 
-    /// `POST {auth_url}/{environment}/as/token` with client credentials (§1.2), retried like
-    /// management calls.
+    /// `POST {auth_url}/{environment}/as/token` with client credentials (docs/pingone.md,
+    /// "Tokens"), retried like management calls.
     async fn fetch_token(&self, deadline: Instant) -> Result<CachedToken, ClientError> {
         let environment = self.credentials.environment_id.as_str();
         let url = with_segments(&self.endpoints.auth_url, &[environment, "as", "token"])?;
@@ -313,8 +316,9 @@ impl Inner {
             .timeout(attempt_timeout(remaining));
         match credentials.auth_method {
             TokenAuthMethod::ClientSecretBasic => {
-                // RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding,
-                // as Go's oauth2 (used by PingOne's SDK) does; a no-op for plain characters.
+                // Id and secret are form-encoded before the Basic encoding (RFC 6749, section
+                // 2.3.1), as Go's oauth2 (used by PingOne's SDK) does; a no-op for plain
+                // characters.
                 let encode = |value: &str| {
                     url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
                 };
@@ -364,7 +368,8 @@ impl Inner {
     }
 
     /// Every item of a list, following `_links.next.href` verbatim until it is absent
-    /// (§2.3). Items come from `_embedded.<key>`; a page without `_embedded` has none.
+    /// (docs/pingone.md, "Applications"). Items come from `_embedded.<key>`; a page without
+    /// `_embedded` has none.
     pub(super) async fn list(&self, mut url: Url, key: &str) -> Result<Vec<Value>, ClientError> {
         if let Some(limit) = self.page_size {
             url.query_pairs_mut()
@@ -493,8 +498,9 @@ fn transport_message(error: &reqwest::Error) -> String {
     }
 }
 
-/// A PingOne error body (§5) as an [`ApiError`]; a body that is not PingOne's JSON still
-/// gives one, with the status text and an excerpt of the body as its message.
+/// A PingOne error body (docs/pingone.md, "Errors") as an [`ApiError`]; a body that is not
+/// PingOne's JSON still gives one, with the status text and an excerpt of the body as its
+/// message.
 pub(super) fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ApiError {
     #[derive(serde::Deserialize)]
     struct P1Error {
@@ -527,7 +533,7 @@ pub(super) fn api_error(method: &Method, path: &str, status: StatusCode, body: &
     }
 }
 
-/// The OAuth error of a refused token request (RFC 6749 §5.2: `error`,
+/// The OAuth error of a refused token request (RFC 6749, section 5.2: `error`,
 /// `error_description`), or PingOne's own format, or the raw body.
 fn token_refusal(status: StatusCode, body: &[u8]) -> (String, String) {
     let value: Option<Value> = serde_json::from_slice(body).ok();

@@ -2,10 +2,11 @@
 //! PingOne's error format.
 //!
 //! Everything here must be right for the real service, not only for the emulator: it follows
-//! `../shared/pingone/API-REFERENCE.md` (cited as §n below).
+//! the facts in `docs/pingone.md`, cited below by section name with their public sources.
 //!
 //! The client is async and runtime-agnostic: it never blocks and never starts a runtime, so the
-//! Rhai host can drive it with `Handle::block_on` from a plain thread (RHAI-HOST-NOTES §A1).
+//! Rhai host can drive it with `Handle::block_on` from a plain thread (docs/pingone.md, "Rhai
+//! host notes").
 //! Every call
 //! * gets a worker token from the shared [`TokenCache`] (fetched once per credentials, reused
 //!   until shortly before it expires, fetched again once on `401 INVALID_TOKEN`);
@@ -93,7 +94,7 @@ pub struct Credentials {
     pub auth_method: TokenAuthMethod,
 }
 
-/// Retry and propagation settings (API-REFERENCE §7).
+/// Retry and propagation settings (docs/pingone.md, "Retries and rate limits", "Propagation").
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// First backoff delay.
@@ -134,15 +135,16 @@ pub struct ClientOptions {
     /// Token cache, shared when several clients run at once.
     pub tokens: TokenCache,
     /// Sent as `X-Ping-External-Transaction-ID` on every management and token request, so
-    /// that PingOne's logs (and support) can tie all requests of one run together (§1.2).
+    /// that PingOne's logs (and support) can tie all requests of one run together
+    /// (docs/pingone.md, "Tokens").
     /// Make it unique per run, e.g. a UUID; at most 100 visible ASCII characters. Empty means
     /// the header is not sent.
     pub transaction_id: String,
-    /// `limit` asked of list reads (§2.3); `None` (the default) sends no `limit` and lets
-    /// PingOne choose. The client follows `_links.next` either way, so this only changes the
-    /// number of pages. PingOne's paging guide documents `limit`, but the spec declares no
-    /// query parameter for the applications list, so keep `None` against the real service
-    /// unless a page size is needed.
+    /// `limit` asked of list reads; `None` (the default) sends no `limit` and lets PingOne
+    /// choose. The client follows `_links.next` either way, so this only changes the number of
+    /// pages. PingOne's paging guide documents `limit`, but the spec declares no query
+    /// parameter for the applications list (docs/pingone.md, "Applications"), so keep `None`
+    /// against the real service unless a page size is needed.
     pub page_size: Option<u32>,
     /// Requests per second this client may send, shared with the other clients of the same
     /// license; `None`: unlimited (PingOne's 429s are still honoured).
@@ -275,7 +277,7 @@ impl Client {
     /// `POST /environments/{env}/applications`.
     ///
     /// `body` goes as given. Send `"assignActorRoles": false` for a worker unless it should
-    /// inherit this worker's roles (§2.1, §7.3 quirk 3).
+    /// inherit this worker's roles (docs/pingone.md, "Applications").
     pub async fn create_application(
         &self,
         environment_id: &str,
@@ -352,7 +354,8 @@ impl Client {
             .inner
             .api(&paths::role_assignments(environment_id, application_id).segments())?;
         let path = url.path().to_owned();
-        // §4: the body is exactly `{role:{id}, scope:{id,type}}`.
+        // The body is exactly `{role:{id}, scope:{id,type}}` (docs/pingone.md, "Role
+        // assignments").
         let body = json!({ "role": { "id": role_id }, "scope": scope });
         let answer = self.inner.send(Method::POST, url, Some(&body)).await?;
         let assignment = decode("POST", &path, answer)?;
@@ -396,8 +399,8 @@ impl Client {
             .inner
             .api(&paths::secret(environment_id, application_id).segments())?;
         let path = url.path().to_owned();
-        // §2.4: the body is an `ApplicationSecret`; `previous.expiresAt` keeps the old secret
-        // usable until then (PingOne accepts 1 minute to 30 days).
+        // The body is an `ApplicationSecret`; `previous.expiresAt` keeps the old secret usable
+        // until then (1 minute to 30 days; docs/pingone.md, "Application secrets").
         let body = match previous_expires_in {
             None => json!({}),
             Some(valid_for) => json!({ "previous": { "expiresAt": expires_at(valid_for)? } }),
@@ -502,7 +505,7 @@ fn transaction_header(id: &str) -> Result<Option<HeaderValue>, ClientError> {
     if id.is_empty() {
         return Ok(None);
     }
-    // §1.2: PingOne takes at most 100 characters.
+    // PingOne takes at most 100 characters (docs/pingone.md, "Tokens").
     if id.len() > 100 || !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ClientError::InvalidArgument(format!(
             "transaction_id {id:?} must be 1 to 100 visible ASCII characters ({TRANSACTION_HEADER})"

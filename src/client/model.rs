@@ -266,9 +266,9 @@ pub struct ApplicationSecret {
 }
 
 impl<'de> Deserialize<'de> for ApplicationSecret {
-    /// Reads `{"secret": "…", "previous": {"secret": "…", "expiresAt": "…"}}` (API-REFERENCE
-    /// §2.4). Written by hand so that a malformed answer never puts a secret in an error
-    /// message (serde's own messages quote the offending value).
+    /// Reads `{"secret": "…", "previous": {"secret": "…", "expiresAt": "…"}}` (docs/pingone.md,
+    /// "Application secrets"). Written by hand so that a malformed answer never puts a secret in
+    /// an error message (serde's own messages quote the offending value).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let value = Value::deserialize(deserializer)?;

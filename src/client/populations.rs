@@ -1,5 +1,5 @@
 //! Populations: `/environments/{env}/populations[/{populationID}]`
-//! (https://developer.pingidentity.com/pingone-api/platform/populations.html), the scopes of
+//! (<https://developer.pingidentity.com/pingone-api/platform/populations.html>), the scopes of
 //! `POPULATION` role assignments.
 //!
 //! Population names are unique in an environment, so a create whose answer was lost can be

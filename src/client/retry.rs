@@ -1,4 +1,5 @@
-//! When to retry, and how long to wait (API-REFERENCE §5 "Retry guidance" and §7).
+//! When to retry, and how long to wait (docs/pingone.md, "Retries and rate limits" and
+//! "Propagation").
 //!
 //! The delays come from backon's exponential backoff with jitter; this module adds what backon
 //! does not know about: PingOne's `Retry-After`, one total deadline per call, and the bounded
@@ -12,12 +13,14 @@ use std::time::{Duration, Instant, SystemTime};
 impl Default for RetryPolicy {
     /// * `initial_delay` 250 ms: a 5xx from PingOne is usually a single bad node; a quick
     ///   second try mostly succeeds, and doubling (with jitter) spreads concurrent clients.
-    /// * `max_delay` 30 s: the cap both official Go clients use, `Retry-After` included (§7.1).
-    /// * `deadline` 60 s: long enough to ride out a 429 window (limits are per minute, §5) and a
+    /// * `max_delay` 30 s: the cap both official Go clients use, `Retry-After` included.
+    /// * `deadline` 60 s: long enough to ride out a 429 window (limits are per minute) and a
     ///   few 30 s-capped waits, short enough that a recipe run fails visibly rather than hanging
-    ///   like the provider's 10-minute wrapper (§7.2).
+    ///   like the provider's 10-minute wrapper (all three: docs/pingone.md, "Retries and rate
+    ///   limits").
     /// * `propagation_wait` 30 s: role grants and new applications take seconds to propagate
-    ///   (§7.3 quirks 1 and 2); the provider waits them out with the same kind of retry.
+    ///   (docs/pingone.md, "Propagation"); the provider waits them out with the same kind of
+    ///   retry.
     fn default() -> Self {
         Self {
             initial_delay: Duration::from_millis(250),
@@ -37,7 +40,7 @@ const MAX_CONNECT_RETRIES: u32 = 3;
 pub(super) enum Retry {
     /// Give up and return the error.
     Never,
-    /// 408, 429, 500, 502, 503, 504 (§5) or a transport failure of an idempotent request:
+    /// 408, 429, 500, 502, 503, 504 or a transport failure of an idempotent request:
     /// back off, or wait `retry_after` when PingOne said so.
     Transient {
         /// The `Retry-After` header, when present and readable.
@@ -45,7 +48,8 @@ pub(super) enum Retry {
     },
     /// The connection could not be made, so nothing was sent: safe even for a POST.
     Connect,
-    /// A propagation error right after this client's own write (§7.3): retry until `until`.
+    /// A propagation error right after this client's own write (docs/pingone.md,
+    /// "Propagation"): retry until `until`.
     Propagation {
         /// End of the bounded wait.
         until: Instant,
@@ -138,7 +142,7 @@ impl<'a> Retrier<'a> {
                 }
                 backoff
             }
-            // §7.1: both Go clients wait what `Retry-After` says instead of their own backoff;
+            // Both Go clients wait what `Retry-After` says instead of their own backoff;
             // never less than `initial_delay`, so that `Retry-After: 0` cannot spin.
             Retry::Transient {
                 retry_after: Some(after),
@@ -163,21 +167,22 @@ impl<'a> Retrier<'a> {
     }
 }
 
-/// True for the statuses PingOne's retry guidance lists as transient (§5): 408, 429, 500,
-/// 502, 503, 504.
+/// True for the statuses PingOne's retry guidance lists as transient (docs/pingone.md,
+/// "Retries and rate limits"): 408, 429, 500, 502, 503, 504.
 pub(super) fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// The texts the Terraform provider retries as "permissions may not have propagated"
-/// (§7.2: `DefaultCreateReadRetryable`, `RoleAssignmentRetryable`), matched on the top-level
-/// message or the first detail's message, as both placements occur (§4.1).
+/// (`DefaultCreateReadRetryable`, `RoleAssignmentRetryable`; docs/pingone.md, "Propagation"),
+/// matched on the top-level message or the first detail's message, as both placements occur.
 pub(super) fn is_propagation_denial(error: &ApiError) -> bool {
     const PREFIXES: [&str; 2] = [
         "The actor attempting to perform the request is not authorized.",
         "Must have role at the same or broader scope",
     ];
-    // §4.1: the status of the scope error was not captured (403 or 400), so both count.
+    // The status of the scope error is not documented (403 or 400), so both count
+    // (docs/pingone.md, "Where the reference is silent").
     if !matches!(error.status, 400 | 403) {
         return false;
     }
@@ -193,7 +198,8 @@ pub(super) fn parse_retry_after_header(value: Option<&HeaderValue>) -> Option<Du
     parse_retry_after(value?.to_str().ok()?, SystemTime::now())
 }
 
-/// `Retry-After` as integer seconds or an HTTP-date (§5, §7.1), relative to `now`.
+/// `Retry-After` as integer seconds or an HTTP-date (docs/pingone.md, "Retries and rate
+/// limits"), relative to `now`.
 pub(super) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {

@@ -1,10 +1,10 @@
-//! Worker access tokens (API-REFERENCE §1.2): the shared cache and the token answer.
+//! Worker access tokens (docs/pingone.md, "Tokens"): the shared cache and the token answer.
 //!
 //! A token is cached per (auth URL, environment, client id, secret fingerprint), so it is never
 //! used for other credentials or another auth server: a client configured with a wrong secret
-//! must fail even when another client of the same worker already holds a token. Each key has its own async mutex: the first caller that
-//! needs a token fetches it while holding the lock, and concurrent callers wait for that one
-//! fetch instead of stampeding the token endpoint.
+//! must fail even when another client of the same worker already holds a token. Each key has
+//! its own async mutex: the first caller that needs a token fetches it while holding the lock,
+//! and concurrent callers wait for that one fetch instead of stampeding the token endpoint.
 
 use super::{Credentials, Endpoints, TokenCache};
 use crate::secret::Secret;
@@ -96,11 +96,11 @@ impl TokenCache {
 }
 
 /// Lifetime assumed when a token answer has no `expires_in`: PingOne documents one hour
-/// (§1.2), and an early `INVALID_TOKEN` is handled by refetching anyway.
+/// (docs/pingone.md, "Tokens"), and an early `INVALID_TOKEN` is handled by refetching anyway.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// Reads `{access_token, token_type, expires_in}` (§1.2). The error text never contains the
-/// body, which holds the token.
+/// Reads `{access_token, token_type, expires_in}`. The error text never contains the body,
+/// which holds the token.
 pub(super) fn parse_token_answer(body: &[u8]) -> Result<CachedToken, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "the token answer is not JSON".to_owned())?;

@@ -1,8 +1,8 @@
 //! Non-idempotent writes (creating an application, granting a role, rotating a secret) after
 //! an answer that leaves it unknown whether PingOne acted: a 500/502/504, a timeout. The
-//! official clients simply send them again (API-REFERENCE §7.1), which can create a second
-//! application of the same name or rotate a secret twice. Here the caller says how to check
-//! whether the write landed; only when it did not is it sent again.
+//! official clients simply send them again (docs/pingone.md, "Retries and rate limits"), which
+//! can create a second application of the same name or rotate a secret twice. Here the caller
+//! says how to check whether the write landed; only when it did not is it sent again.
 
 use super::ClientError;
 use backon::{ExponentialBuilder, Retryable as _};

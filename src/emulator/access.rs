@@ -166,8 +166,9 @@ impl Effective<'_> {
 
     /// The privilege-escalation rule for granting (or removing) `role_id` over `scope`.
     ///
-    /// The reference does not capture the status of "Must have role at the same or broader
-    /// scope"; 403 `ACCESS_FAILED`/`INSUFFICIENT_PERMISSIONS` is the likeliest (unverified).
+    /// PingOne does not document the status of "Must have role at the same or broader scope";
+    /// 403 `ACCESS_FAILED`/`INSUFFICIENT_PERMISSIONS` is the likeliest (unverified;
+    /// docs/pingone.md, "Where the reference is silent").
     pub(crate) fn check_may_grant(
         &self,
         state: &State,

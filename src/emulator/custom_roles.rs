@@ -1,5 +1,5 @@
 //! `/environments/{envID}/roles[/{customRoleID}]`: custom admin roles
-//! (https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html). The list
+//! (<https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html>). The list
 //! returns the built-in roles (`type: PLATFORM`) with the environment's custom ones
 //! (`type: CUSTOM`), as "Read All Custom Admin Roles" does, so that a client can find
 //! permission ids there.
@@ -466,8 +466,8 @@ pub(crate) async fn update(
 
 /// `DELETE /environments/{envID}/roles/{roleID}` → 204.
 ///
-/// A role still assigned is refused with 400 `REQUEST_FAILED` naming the assignments. The
-/// reference does not say what PingOne does; refusing is the most plausible, because silently
+/// A role still assigned is refused with 400 `REQUEST_FAILED` naming the assignments. PingOne
+/// does not document what it does; refusing is the most plausible, because silently
 /// dropping grants would take rights away from actors nobody looked at, and PingOne refuses
 /// the same way for a population that still holds users ("A population can only be deleted if
 /// it does not have any associated users"). Other custom roles that name the deleted one in

@@ -1,6 +1,6 @@
 //! PingOne's error body (`{id, code, message, details[{code, target, message, innerError}]}`)
-//! and the status ↔ code pairs of the reference, plus the last-resort layer that turns any
-//! non-JSON error (an axum rejection, a panic) into that format.
+//! and its status ↔ code pairs (docs/pingone.md, "Errors"), plus the last-resort layer that
+//! turns any non-JSON error (an axum rejection, a panic) into that format.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
@@ -11,16 +11,19 @@ use serde_json::Value;
 /// The top message of every 400 `INVALID_DATA`.
 pub(crate) const INVALID_DATA_MESSAGE: &str =
     "The request could not be completed. One or more validation errors were in the request.";
-/// The top message of every 403 (S1 `error_test.go` fixture).
+/// The top message of every 403 (the Go SDK's `error_test.go` fixture; docs/pingone.md,
+/// "Errors").
 pub(crate) const FORBIDDEN_MESSAGE: &str =
     "The request could not be completed. You do not have access to this resource.";
 /// The detail message of a generic 403; the Terraform provider retries on it while permissions
 /// propagate.
 pub(crate) const NOT_AUTHORIZED_DETAIL: &str =
     "The actor attempting to perform the request is not authorized.";
-/// The detail message of a role assignment the caller may not make (S3 regex).
+/// The detail message of a role assignment the caller may not make (the Terraform provider's
+/// regex; docs/pingone.md, "Role assignments").
 pub(crate) const BROADER_SCOPE_DETAIL: &str = "Must have role at the same or broader scope";
-/// The detail message of a duplicate role assignment (issue #401 of the provider).
+/// The detail message of a duplicate role assignment
+/// (<https://github.com/pingidentity/terraform-provider-pingone/issues/401>).
 pub(crate) const DUPLICATE_ROLE_DETAIL: &str = "May not assign duplicate Role";
 const NOT_FOUND_MESSAGE: &str =
     "The request could not be completed. The requested resource was not found.";

@@ -1,5 +1,5 @@
 //! `/environments/{envID}/populations[/{populationID}]`
-//! (https://developer.pingidentity.com/pingone-api/platform/populations.html): names unique per
+//! (<https://developer.pingidentity.com/pingone-api/platform/populations.html>): names unique per
 //! environment, one default population per environment (seeded with it, never deleted), and
 //! the scopes `POPULATION` role assignments point at.
 

@@ -194,9 +194,9 @@ fn scope_exists(state: &State, scope: &Scope) -> bool {
 /// caller may grant the role there → it neither duplicates nor overlaps an assignment of the
 /// same role.
 ///
-/// The reference does not capture the status and text of the incompatible-scope error; 400
+/// PingOne does not document the status and text of the incompatible-scope error; 400
 /// `INVALID_DATA` / `INVALID_VALUE` with `target: "scope"` is what the provider's error mapper
-/// expects (unverified).
+/// expects (unverified; docs/pingone.md, "Where the reference is silent").
 fn check_new_assignment(
     state: &State,
     effective: &Effective<'_>,
@@ -267,11 +267,12 @@ fn check_new_assignment(
 
 /// "Because this is not the Administrators environment, User A can't assign the role at the
 /// organization level or to any environment resource outside of the CompanyA_Support
-/// environment" (PingOne admin guide, custom role scenario 1): a custom role made outside the
-/// administrators' environment is assigned only over its own environment (or what is in it),
-/// and, as the scenarios have it, only to actors of that environment. The status and text of
-/// the refusal are unverified: 400 `INVALID_DATA` / `INVALID_VALUE` like the other
-/// unsuitable scopes.
+/// environment" (PingOne admin guide, custom role scenario 1:
+/// <https://docs.pingidentity.com/pingone/directory/p1_custom_roles_scenario_1.html>): a custom
+/// role made outside the administrators' environment is assigned only over its own environment
+/// (or what is in it), and, as the scenarios have it, only to actors of that environment. The
+/// status and text of the refusal are unverified: 400 `INVALID_DATA` / `INVALID_VALUE` like
+/// the other unsuitable scopes.
 fn check_custom_role_stays_home(
     state: &State,
     app: &Application,

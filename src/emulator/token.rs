@@ -121,7 +121,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    // RFC 6749, section 2.3.1: both parts are form-urlencoded before base64.
     let unescape = |part: &str| {
         url::form_urlencoded::parse(format!("x={part}").as_bytes())
             .next()
@@ -145,10 +145,10 @@ fn oauth_error(
     response
 }
 
-/// Every client authentication failure answers the same: the reference captured this
-/// description for an auth-method mismatch; that a wrong secret (or an unknown, disabled or
-/// misplaced client) gets the same one is unverified, and it is what a careful server does not
-/// to reveal which part was wrong.
+/// Every client authentication failure answers the same: this description was captured for an
+/// auth-method mismatch; that a wrong secret (or an unknown, disabled or misplaced client) gets
+/// the same one is unverified, and it is what a careful server does not to reveal which part
+/// was wrong (docs/pingone.md, "Tokens" and "Where the reference is silent").
 fn invalid_client(caller: Option<String>) -> Response {
     let description = format!(
         "Request denied: Unsupported authentication method (Correlation ID: {})",
@@ -225,7 +225,7 @@ pub(crate) async fn issue(
         }
     }
     // The method actually used: Basic header, or id and secret in the form; both at once is
-    // more than one method, which RFC 6749 §2.3 forbids.
+    // more than one method, which RFC 6749, section 2.3 forbids.
     let (method, client_id, secret) = match (basic, posted) {
         (Some((id, secret)), None) => ("CLIENT_SECRET_BASIC", id, secret),
         (None, Some((id, Some(secret)))) => ("CLIENT_SECRET_POST", id, secret),

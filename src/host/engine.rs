@@ -61,7 +61,8 @@ pub fn build(
     engine.register_global_module(standard.clone());
     engine
         .set_max_operations(limits.max_operations)
-        // Explicit: Rhai's default is 8 in debug builds and 64 in release (RHAI-HOST-NOTES §A5).
+        // Explicit: Rhai's default is 8 in debug builds and 64 in release
+        // (https://rhai.rs/book/safety/max-call-stack.html).
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(64, 32)
         .set_max_string_size(limits.max_string_size)
@@ -96,7 +97,8 @@ pub fn build(
 
 /// Resolves `import "lib/x"` to the bundled library and `import "x"` to `x.rhai` beside the
 /// running script; nothing else. Rhai's default file resolver would import any path on the
-/// machine (RHAI-HOST-NOTES §A5), which is more than a recipe needs.
+/// machine (<https://rhai.rs/book/rust/modules/resolvers.html>), which is more than a
+/// recipe needs.
 struct RecipeResolver {
     script_dir: Option<PathBuf>,
     frozen: Option<BTreeMap<String, String>>,

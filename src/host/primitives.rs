@@ -769,7 +769,7 @@ fn find_role(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<
 }
 
 /// Organization scope covers every environment in it; PingOne rejects the narrower grant as
-/// a duplicate (API-REFERENCE §4.1), so it counts as already held.
+/// a duplicate (docs/pingone.md, "Role assignments"), so it counts as already held.
 fn covers(held: &ScopeRef, wanted: &ScopeRef) -> bool {
     held == wanted
         || (held.kind == ScopeType::Organization && wanted.kind != ScopeType::Organization)
@@ -825,7 +825,8 @@ fn grant_role(
         return Ok(app);
     }
     // PingOne treats the same role at an organization and at one of its environments as a
-    // duplicate in either order (API-REFERENCE §7.3 item 4); say so before writing anything.
+    // duplicate in either order (docs/pingone.md, "Role assignments"); say so before writing
+    // anything.
     if let Some(narrower) = assignments
         .iter()
         .find(|a| a.role.id == role.id && covers(scope, &a.scope))

@@ -72,8 +72,8 @@ impl Shared {
     }
 
     /// The built-in roles are read once per organization: role ids are not known to be the
-    /// same across organizations (docs/pingone.md, "Roles"), and a worker belongs to exactly one, so
-    /// the worker stands for its organization.
+    /// same across organizations (docs/pingone.md, "Roles"), and a worker belongs to exactly
+    /// one, so the worker stands for its organization.
     pub(super) fn roles_cell(&self, target: &Target) -> RolesCell {
         lock(&self.roles)
             .entry(worker_key(target))
