@@ -74,6 +74,43 @@ fn authorize_worker_takes_at_most_8_requests_and_a_rerun_at_most_5_without_write
 }
 
 #[test]
+fn a_fleet_pays_5_requests_per_fresh_environment_and_2_per_rerun() {
+    let emulator = emulator(4);
+    let run = || {
+        fleet(&emulator, "[fleet]\nrequests_per_second = 1000\n")
+            .args(["apply", "authorize-worker", "--all"])
+            .run()
+            .success();
+    };
+    run();
+    let per_environment = |requests: &[p1run::emulator::RequestRecord]| {
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        // The acting worker's own assignments are the fleet's shared read, not env-1's.
+        let actor = &emulator.info().client_id;
+        for record in requests.iter().filter(|r| !r.path.contains(actor.as_str())) {
+            if let Some(env) = emulator
+                .info()
+                .environments
+                .iter()
+                .find(|env| record.path.contains(&format!("/environments/{}/", env.id)))
+            {
+                *counts.entry(env.name.as_str()).or_default() += 1;
+            }
+        }
+        counts.into_values().collect::<Vec<_>>()
+    };
+    // The token, the roles and the acting worker's assignments are read once for the fleet;
+    // each environment then lists its applications, creates the worker (enabled), reads the
+    // list again for namesakes, and grants two roles.
+    let fresh = emulator.requests();
+    assert_eq!(per_environment(&fresh), [5, 5, 5, 5], "{fresh:#?}");
+    run();
+    let rerun: Vec<_> = emulator.requests().into_iter().skip(fresh.len()).collect();
+    // A rerun: the list, and the worker's assignments.
+    assert_eq!(per_environment(&rerun), [2, 2, 2, 2], "{rerun:#?}");
+}
+
+#[test]
 fn fifty_environments_under_faults_all_end_provisioned() {
     let emulator = Emulator::start(EmulatorOptions {
         environments: 50,
