@@ -3,7 +3,7 @@
 //!
 //! It lives in an `Arc` captured by the registered closures rather than in Rhai's `Scope`,
 //! because script-defined functions cannot see `Scope` variables (a Rhai rule:
-//! <https://rhai.rs/book/language/fn-closure.html>).
+//! <https://rhai.rs/book/language/functions.html>, "No Access to External Scope").
 //!
 //! # Plan, then apply
 //!
