@@ -17,14 +17,12 @@ pub use target::{Destination, destination};
 use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
 use crate::config::{Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
-use crate::error::{Error, Location, ScriptError};
-use crate::host::engine::{self, Sources};
+use crate::error::{Error, ScriptError};
 use crate::host::session::{Reads, lock};
-use crate::host::{Mode, Session, primitives, render};
+use crate::host::{Mode, Session};
 use crate::report::{RunOutcome, Status};
-use crate::writes::batch::{BatchFailure, elapsed_ms};
+use crate::writes::batch::elapsed_ms;
 use crate::writes::{Change, JournalEntry, Write, roll_back};
-use rhai::Scope;
 use shared::{ActorCell, RolesCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -216,43 +214,18 @@ impl Runner<'_> {
     /// Runs the script once in the session; the script's value or its rendered error.
     fn execute(&self, session: &Arc<Session>) -> Result<serde_json::Value, Box<ScriptError>> {
         let script = self.request.script;
-        let sources = Sources::default();
-        sources.insert(&script.name, &script.source);
-        let engine = engine::build(
+        let executed = crate::host::execute(
             session,
+            &crate::host::ScriptText {
+                name: &script.name,
+                source: &script.source,
+                dir: script.dir.as_deref(),
+                frozen_imports: script.imports.as_ref(),
+            },
             self.request.limits,
-            script.dir.clone(),
-            script.imports.clone(),
-            &sources,
         );
-        let result = engine
-            .compile(&script.source)
-            .map_err(|error| Box::new(error.into()))
-            .and_then(|mut ast| {
-                ast.set_source(script.name.as_str());
-                engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
-            });
-        lock(&self.imports).extend(sources.imported());
-        // Batched writes go out now: after a success, or after a failure so that everything
-        // asked for before the failing line is made (and can be rolled back) as if sent at once.
-        let flushed = session.flush();
-        match (result, flushed) {
-            (Ok(_), Ok(())) if session.failed_write().is_some() => {
-                Err(Box::new(plain_error(format!(
-                    "a write failed and the script caught its error, so not every planned change was \
-                 made: {}",
-                    session.failed_write().unwrap_or_default()
-                ))))
-            }
-            (Ok(value), Ok(())) => Ok(primitives::to_json(&value)),
-            (Ok(_), Err(failure)) => Err(Box::new(batch_error(&failure, &script.name, &sources))),
-            (Err(error), _) => Err(Box::new(render::render(
-                *error,
-                &script.name,
-                &sources,
-                self.request.limits.max_operations,
-            ))),
-        }
+        lock(&self.imports).extend(executed.imports);
+        executed.value.map_err(Box::new)
     }
 
     /// Reads what nearly every recipe needs in one round trip after the token: the roles, the
@@ -315,11 +288,11 @@ impl Runner<'_> {
         if let Some(saved) = self.request.saved_plan
             && let Some(stale) = script::stale_plan(&saved.writes, &planned)
         {
-            return self.failed(Vec::new(), plain_error(stale), Vec::new());
+            return self.failed(Vec::new(), ScriptError::plain(stale), Vec::new());
         }
         // In `plan` too: a plan that exits 2 must mean that apply's writes will be accepted.
         if let Err(message) = self.preflight(&planned, plan) {
-            return self.failed(Vec::new(), plain_error(message), Vec::new());
+            return self.failed(Vec::new(), ScriptError::plain(message), Vec::new());
         }
         if self.request.mode == Mode::Plan {
             let outcome = self.outcome(Status::Planned, plan.changes(), outputs, None);
@@ -473,35 +446,5 @@ impl Runner<'_> {
             ))),
             Err(error) => Err(format!("pre-flight: GET {path} failed: {error}")),
         }
-    }
-}
-
-/// A batched write that failed at the end of the script, shown at the line that asked for it.
-fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptError {
-    let file = failure
-        .site
-        .source
-        .clone()
-        .unwrap_or_else(|| main.to_owned());
-    let location = (failure.site.line > 0).then(|| Location {
-        source_line: sources.line(&file, failure.site.line),
-        file,
-        line: failure.site.line,
-        column: failure.site.column,
-    });
-    ScriptError {
-        message: format!("{}: {}", failure.primitive, failure.error),
-        location,
-        called_from: Vec::new(),
-        hint: None,
-    }
-}
-
-fn plain_error(message: String) -> ScriptError {
-    ScriptError {
-        message,
-        location: None,
-        called_from: Vec::new(),
-        hint: None,
     }
 }
