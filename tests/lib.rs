@@ -23,6 +23,8 @@ mod plan;
 mod rollback;
 // Request bodies against the spec.
 mod wire;
+// Proxies, CA stores, certificates, gzip, typos, secret files, imports, floods, state files.
+mod hardening;
 // Secrets never reach output or logs.
 mod secrets;
 // Shared kit of the emulator tests: blocking HTTP client, spec validator.

@@ -1,0 +1,285 @@
+//! Hostile ground: proxies, missing CA stores, untrusted certificates, compressed answers,
+//! config typos, no config, careless secret files, escaping imports, request floods and
+//! interrupted state saves. Each test runs the real binary or real HTTP.
+
+use crate::harness::{self, SECRET_VAR, Test};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A loopback listener that counts the connections made to it and keeps the first line each
+/// one sent (a proxy sees `CONNECT host:443 …` or `GET http://…`). It answers nothing: any
+/// connection to it is what the test is about.
+struct Recorder {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    first_lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let first_lines = Arc::new(Mutex::new(Vec::new()));
+        let (count, lines) = (connections.clone(), first_lines.clone());
+        // Detached: it blocks in accept until the test binary exits.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                lines.lock().unwrap().push(line.trim_end().to_owned());
+            }
+        });
+        Self {
+            addr,
+            connections,
+            first_lines,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A TLS server on loopback with a self-signed certificate made here, which no CA store
+/// trusts; counts the connections (each one a handshake attempt).
+fn untrusted_tls_listener() -> (SocketAddr, Arc<AtomicUsize>) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("a throwaway certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into()),
+        )
+        .expect("a server config");
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(server) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            // Runs the handshake until the client gives up on the certificate.
+            let mut tls = rustls::StreamOwned::new(server, stream);
+            let _ = tls.read(&mut [0u8; 1]);
+        }
+    });
+    (addr, connections)
+}
+
+/// A config whose one environment `remote` talks to `base` (api at `{base}/v1`).
+fn config_at(base: &str) -> String {
+    format!(
+        "[environments.remote]\nenvironment_id = \"e1\"\nclient_id = \"c1\"\n\
+         client_secret_env = \"{SECRET_VAR}\"\napi_url = \"{base}/v1\"\nauth_url = \"{base}\"\n\n\
+         [retry]\ndeadline_ms = 3000\ninitial_delay_ms = 10\n"
+    )
+}
+
+/// Every proxy variable, all naming the recorder.
+fn with_proxies(test: Test, proxy: &Recorder) -> Test {
+    let url = proxy.url();
+    [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .fold(test, |test, name| test.env(name, &url))
+    .env("NO_PROXY", "")
+    .env("no_proxy", "")
+}
+
+// Case 1: the worker's credentials to a loopback target never reach a proxy.
+#[test]
+fn loopback_targets_never_go_through_a_proxy() {
+    let proxy = Recorder::start();
+    with_proxies(Test::new(), &proxy)
+        .args(["apply", "authorize-worker", "-v"])
+        .run()
+        .success();
+    let emulator = harness::emulator(1);
+    with_proxies(Test::new(), &proxy)
+        .config_for(&emulator)
+        .args(["apply", "authorize-worker", "--env", "env-1"])
+        .run()
+        .success();
+    assert_eq!(proxy.connections(), 0, "{:?}", proxy.first_lines);
+}
+
+// Case 1: an https target honours HTTPS_PROXY, and -v says so.
+#[test]
+fn https_targets_use_the_environments_proxy_and_say_so() {
+    let proxy = Recorder::start();
+    let out = Test::new()
+        .file("p1run.toml", &config_at("https://pingone.example.test"))
+        .env(SECRET_VAR, "s3cret-value")
+        .env("HTTPS_PROXY", &proxy.url())
+        .env("NO_PROXY", "other.example.test")
+        .args(["plan", "authorize-worker", "-v"])
+        .run()
+        .failure();
+    let lines = proxy.first_lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|line| line.starts_with("CONNECT pingone.example.test:443")),
+        "{lines:?}"
+    );
+    assert!(
+        out.stderr.contains("through a proxy") && out.stderr.contains(&proxy.url()),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cret-value"));
+}
+
+// Case 2: no CA store matters only for https targets, and then says what to do.
+#[test]
+fn a_missing_ca_store_only_matters_for_https() {
+    let no_store = |test: Test| {
+        let empty = test.path().join("empty.pem");
+        std::fs::write(&empty, "").expect("empty bundle");
+        let empty = empty.display().to_string();
+        test.env("SSL_CERT_DIR", "/nonexistent")
+            .env("SSL_CERT_FILE", &empty)
+    };
+    no_store(Test::new())
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success();
+    let test = Test::new()
+        .file("p1run.toml", &config_at("https://127.0.0.1:9"))
+        .env(SECRET_VAR, "s");
+    no_store(test)
+        .args(["plan", "authorize-worker"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "https://127.0.0.1:9",
+            "CA certificates",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+        ]);
+}
+
+// Case 3: an untrusted certificate is one handshake, a clear error and no library noise.
+#[test]
+fn an_untrusted_certificate_is_not_retried_and_says_how_to_trust_a_ca() {
+    let (addr, handshakes) = untrusted_tls_listener();
+    let out = Test::new()
+        .file("p1run.toml", &config_at(&format!("https://{addr}")))
+        .env(SECRET_VAR, "s3cret-value")
+        .args(["apply", "authorize-worker"])
+        .run()
+        .failure()
+        .stderr_has(&["certificate", "not trusted", "SSL_CERT_FILE"]);
+    assert_eq!(handshakes.load(Ordering::SeqCst), 1, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("ERROR") && !out.stderr.contains("rustls"),
+        "library log lines without -v:\n{}",
+        out.stderr
+    );
+}
+
+/// A one-shot HTTP server answering each request (one per connection) with a gzip body:
+/// the token endpoint with a token, anything else with an empty roles list.
+fn gzip_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use flate2::{Compression, write::GzEncoder};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let head = read_head(&stream);
+            let body = if head.starts_with("POST") {
+                r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#
+            } else {
+                r#"{"_embedded":{"roles":[{"id":"r1","name":"Identity Data Admin"}]},"count":1,"size":1}"#
+            };
+            record.lock().unwrap().push(head);
+            let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+            gzip.write_all(body.as_bytes()).expect("compress");
+            let body = gzip.finish().expect("compress");
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (addr, seen)
+}
+
+/// The request line and headers of one request (its small body, if any, is left unread).
+fn read_head(stream: &TcpStream) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => head.push_str(&line),
+        }
+    }
+    head
+}
+
+// Case 10: gzip-compressed answers are read.
+#[test]
+fn gzip_answers_are_decoded() {
+    use p1run::client::{Client, ClientOptions, Credentials, Endpoints, TokenAuthMethod};
+    let (addr, seen) = gzip_server();
+    let base = format!("http://{addr}");
+    let client = Client::new(ClientOptions::new(
+        Endpoints::new(&format!("{base}/v1"), &base).expect("loopback endpoints"),
+        Credentials {
+            client_id: "c".into(),
+            client_secret: p1run::secret::Secret::new("s"),
+            environment_id: "e".into(),
+            auth_method: TokenAuthMethod::ClientSecretBasic,
+        },
+    ))
+    .expect("a client");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let roles = runtime
+        .block_on(client.roles())
+        .expect("gzip answers decode");
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0].name, "Identity Data Admin");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|head| head.to_ascii_lowercase().contains("accept-encoding: gzip")),
+        "{seen:?}"
+    );
+}
