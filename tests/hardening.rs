@@ -283,3 +283,78 @@ fn gzip_answers_are_decoded() {
         "{seen:?}"
     );
 }
+
+// Case 4: a mistyped config key stops the run, naming file, line, key and the key meant.
+#[test]
+fn a_config_typo_is_an_error_with_the_key_meant() {
+    let emulator = harness::emulator(1);
+    let config = harness::config_text(&emulator).replacen(
+        "region = \"NA\"\n",
+        "region = \"NA\"\ntoken_auth_metod = \"CLIENT_SECRET_POST\"\n",
+        1,
+    );
+    let out = Test::new()
+        .file("p1run.toml", &config)
+        .env(SECRET_VAR, &emulator.info().client_secret)
+        .args(["apply", "authorize-worker"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "config p1run.toml: line 4, column 1: unknown key `token_auth_metod` in \
+             [environments.env-1]; did you mean `token_auth_method`?",
+        ]);
+    assert!(!out.stderr.contains(&emulator.info().client_secret));
+    assert_eq!(emulator.requests().len(), 0, "nothing was sent");
+}
+
+// Case 5: no config means the throwaway emulator, said on stderr and in the JSON output.
+#[test]
+fn running_without_a_config_says_so() {
+    for (command, code) in [("plan", 2), ("apply", 0)] {
+        let out = Test::new()
+            .args([command, "authorize-worker", "--output", "json"])
+            .run()
+            .status(code)
+            .stderr_has(&[
+                "no config file found",
+                "in-process PingOne emulator",
+                "nothing in PingOne is changed",
+            ]);
+        assert_eq!(out.json()["target"], "emulator", "{command}");
+        assert_eq!(out.json()["environment"], "local", "{command}");
+    }
+    Test::new()
+        .args(["apply", "authorize-worker"])
+        .run()
+        .success()
+        .stderr_has(&["no config file found"]);
+
+    let emulator = harness::emulator(2);
+    let out = Test::new()
+        .config_for(&emulator)
+        .args([
+            "plan",
+            "authorize-worker",
+            "--env",
+            "env-1",
+            "--output",
+            "json",
+        ])
+        .run()
+        .status(2);
+    assert_eq!(out.json()["target"], "pingone");
+    assert!(!out.stderr.contains("emulator"), "{}", out.stderr);
+    let out = Test::new()
+        .config_for(&emulator)
+        .args(["plan", "authorize-worker", "--all", "--output", "json"])
+        .run()
+        .status(2);
+    let fleet = out.json();
+    assert_eq!(fleet["target"], "pingone");
+    assert!(
+        fleet["environments"].as_array().is_some_and(
+            |envs| envs.len() == 2 && envs.iter().all(|env| env["target"] == "pingone")
+        ),
+        "{fleet}"
+    );
+}
