@@ -370,6 +370,15 @@ impl Config {
                         file.display()
                     ))
                 })?;
+                // Sent as it is, an empty secret only comes back as a generic invalid_client.
+                if value.trim().is_empty() {
+                    return Err(self.error(format!(
+                        "[environments.{name}] reads the client secret from {}, which is empty; \
+                         write the worker's client secret into it",
+                        file.display()
+                    )));
+                }
+                warn_if_others_can_read(name, &file);
                 Ok(Secret::new(value.trim()))
             }
             (Some(_), Some(_)) => Err(self.error(format!(
@@ -380,6 +389,33 @@ impl Config {
             ))),
         }
     }
+}
+
+/// Warns when a secret file is readable by its group or others. Only a warning: container
+/// secret mounts (Kubernetes, Docker) are often 0644 inside a single-user container.
+fn warn_if_others_can_read(name: &str, file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(file) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o044 != 0 {
+                tracing::warn!(
+                    "[environments.{name}] client_secret_file {} is readable by {} (mode {mode:04o}); \
+                     unless only you can reach it, run: chmod 600 {}",
+                    file.display(),
+                    match (mode & 0o040 != 0, mode & 0o004 != 0) {
+                        (true, true) => "its group and others",
+                        (true, false) => "its group",
+                        _ => "others",
+                    },
+                    file.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (name, file);
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" as a config error: the key, the table

@@ -358,3 +358,53 @@ fn running_without_a_config_says_so() {
         "{fleet}"
     );
 }
+
+/// A config whose environment `env-1` reads the bootstrap worker's secret from `secret.txt`.
+fn secret_file_config(emulator: &p1run::emulator::Emulator) -> String {
+    harness::config_text(emulator).replace(
+        &format!("client_secret_env = \"{SECRET_VAR}\""),
+        "client_secret_file = \"secret.txt\"",
+    )
+}
+
+/// Sets a file's permission bits.
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+// Case 6: an empty secret file is refused before anything is sent.
+#[test]
+fn an_empty_secret_file_is_refused_like_an_empty_variable() {
+    let emulator = harness::emulator(1);
+    let test = Test::new()
+        .file("p1run.toml", &secret_file_config(&emulator))
+        .file("secret.txt", "\n");
+    chmod(&test.path().join("secret.txt"), 0o600);
+    test.args(["apply", "authorize-worker"])
+        .run()
+        .failure()
+        .stderr_has(&["[environments.env-1]", "secret.txt", "which is empty"]);
+    assert_eq!(emulator.requests().len(), 0, "nothing was sent");
+}
+
+// Case 6: a secret file others can read is used, with a warning that says how to fix it.
+#[test]
+fn a_secret_file_others_can_read_is_warned_about() {
+    let emulator = harness::emulator(1);
+    let secret = emulator.info().client_secret.clone();
+    for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
+        let test = Test::new()
+            .file("p1run.toml", &secret_file_config(&emulator))
+            .file("secret.txt", &secret);
+        chmod(&test.path().join("secret.txt"), mode);
+        let out = test.args(["plan", "authorize-worker"]).run().status(2);
+        assert_eq!(
+            out.stderr.contains("chmod 600"),
+            warned,
+            "mode {mode:o}:\n{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains(&secret));
+    }
+}
