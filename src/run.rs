@@ -54,14 +54,17 @@ impl Script {
             });
         }
         let path = Path::new(recipe);
-        match std::fs::read_to_string(path) {
+        match engine::read_source(path) {
             Ok(source) => Ok(Self {
                 name: recipe.to_owned(),
                 source,
                 dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
                 imports: None,
             }),
-            Err(_) => Err(Error::UnknownRecipe {
+            Err(invalid @ engine::SourceError::NotUtf8 { .. }) => {
+                Err(Error::Usage(format!("{recipe}: {invalid}")))
+            }
+            Err(engine::SourceError::Unreadable(_)) => Err(Error::UnknownRecipe {
                 name: recipe.to_owned(),
                 known: recipes::RECIPES
                     .iter()

@@ -408,3 +408,66 @@ fn a_secret_file_others_can_read_is_warned_about() {
         assert!(!out.stderr.contains(&secret));
     }
 }
+
+// Case 7: a symlink beside the script cannot import a file from outside its folder, and shows
+// none of its lines.
+#[test]
+fn imports_do_not_follow_links_out_of_the_script_folder() {
+    let test = Test::new()
+        .file(
+            "outside/private.rhai",
+            "let leaked = \"PRIVATE-LINE\"; this is not rhai\n",
+        )
+        .file("recipes/escape.rhai", "import \"private\" as p;\n");
+    let root = test.path().to_owned();
+    std::os::unix::fs::symlink(
+        root.join("outside/private.rhai"),
+        root.join("recipes/private.rhai"),
+    )
+    .expect("symlink");
+    let out = test
+        .args(["plan", "recipes/escape.rhai"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "recipes/escape.rhai:1:",
+            "cannot import \"private\"",
+            "outside the script's folder",
+        ]);
+    assert!(!out.stderr.contains("PRIVATE-LINE"), "{}", out.stderr);
+    // A link that stays inside the folder is fine.
+    let inside = Test::new()
+        .file("recipes/real.rhai", "fn name() { \"linked-worker\" }\n")
+        .file(
+            "recipes/inside.rhai",
+            "import \"alias\" as a;\nlet n = a::name();\n",
+        );
+    std::os::unix::fs::symlink("real.rhai", inside.path().join("recipes/alias.rhai"))
+        .expect("symlink");
+    inside.args(["plan", "recipes/inside.rhai"]).run().success();
+}
+
+// Case 7: invalid UTF-8 is reported with the byte offset, for a script and for a module.
+#[test]
+fn invalid_utf8_is_reported_with_its_byte_offset() {
+    let test = Test::new();
+    std::fs::write(
+        test.path().join("bad.rhai"),
+        b"let x = 1;\nlet y = \"\xff\";\n",
+    )
+    .expect("write");
+    test.args(["plan", "bad.rhai"])
+        .run()
+        .failure()
+        .stderr_has(&["bad.rhai: not UTF-8 text: invalid byte at offset 20 (line 2)"]);
+    let test = Test::new().file("main.rhai", "import \"module\" as m;\n");
+    std::fs::write(test.path().join("module.rhai"), b"\xc3\x28").expect("write");
+    test.args(["plan", "main.rhai"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "main.rhai:1:",
+            "cannot import \"module\"",
+            "not UTF-8 text: invalid byte at offset 0 (line 1)",
+        ]);
+}
