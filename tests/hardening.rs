@@ -471,3 +471,60 @@ fn invalid_utf8_is_reported_with_its_byte_offset() {
             "not UTF-8 text: invalid byte at offset 0 (line 1)",
         ]);
 }
+
+// Case 8: the request log keeps no body anyone could send without a token, and holds its
+// byte bound.
+#[test]
+fn the_request_log_keeps_only_authenticated_bodies_within_its_byte_bound() {
+    use crate::support::Harness;
+    use p1run::emulator::EmulatorOptions;
+    use serde_json::json;
+    const BOUND: usize = 64 * 1024;
+    let h = Harness::with_options(EmulatorOptions {
+        request_log_bytes: BOUND,
+        ..EmulatorOptions::default()
+    });
+    let flood = json!({ "name": "x", "padding": "UNAUTHENTICATED-".repeat(1000) });
+    for token in ["", "not-a-token"] {
+        let reply = h.post(&h.apps(""), token, &flood);
+        assert_eq!(reply.status, 401, "{}", reply.text);
+    }
+    // Authenticated, and refused (no type): kept with its body.
+    let kept = json!({ "name": "kept", "marker": "AUTHENTICATED" });
+    assert_eq!(h.post(&h.apps(""), &h.admin, &kept).status, 400);
+    let log = h.emulator.requests();
+    let refused: Vec<_> = log.iter().filter(|r| r.status == 401).collect();
+    assert_eq!(
+        refused.len(),
+        2,
+        "unauthenticated requests are still listed"
+    );
+    assert!(refused.iter().all(|r| r.body.is_none()), "{refused:?}");
+    assert_eq!(log.last().and_then(|r| r.body.clone()), Some(kept));
+
+    // 8 KiB bodies, authenticated: past 64 KiB the oldest entries go.
+    for i in 0..40 {
+        let body = json!({ "name": format!("big-{i}"), "padding": "b".repeat(8 * 1024) });
+        assert_eq!(h.post(&h.apps(""), &h.admin, &body).status, 400);
+    }
+    let served = h.http.request(
+        "GET",
+        &format!("{}/_emulator/requests", h.info().auth_url),
+        None,
+        None,
+    );
+    assert_eq!(served.status, 200);
+    assert!(
+        served.text.len() <= BOUND + 2,
+        "{} bytes",
+        served.text.len()
+    );
+    let log = h.emulator.requests();
+    assert!(log.len() < 40, "old entries were dropped: {}", log.len());
+    assert_eq!(
+        log.last()
+            .and_then(|r| r.body.as_ref())
+            .map(|b| b["name"].clone()),
+        Some(json!("big-39"))
+    );
+}
