@@ -528,3 +528,130 @@ fn the_request_log_keeps_only_authenticated_bodies_within_its_byte_bound() {
         Some(json!("big-39"))
     );
 }
+
+/// A state file made by an emulator that then stopped.
+fn saved_state(dir: &std::path::Path) -> std::path::PathBuf {
+    use p1run::emulator::{Emulator, EmulatorOptions};
+    let path = dir.join("state.json");
+    drop(
+        Emulator::start(EmulatorOptions {
+            state_file: Some(path.clone()),
+            ..EmulatorOptions::default()
+        })
+        .expect("the emulator starts"),
+    );
+    path
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+// Case 9: a save interrupted before its rename (kill -9) leaves a temporary file; the next
+// start removes it, saves leave none, and the state file stays 0600.
+#[test]
+fn state_saves_leave_no_temporary_files_and_stay_private() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = saved_state(dir.path());
+    assert_eq!(mode_of(&state), 0o600);
+    let stale = dir.path().join(".state.json.p1run-tmp-Ab12Cd");
+    std::fs::write(&stale, "{\"a whole state\": \"with secrets\"}").expect("stale temp");
+    let unrelated = dir.path().join(".notes.p1run-tmp-keep");
+    std::fs::write(&unrelated, "someone else's").expect("unrelated");
+    chmod(&state, 0o644);
+
+    let mut child = Command::new(harness::P1RUN)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("p1run emulator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the info line");
+    let info: p1run::emulator::EmulatorInfo =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert!(
+        !stale.exists(),
+        "the stale temporary file was removed at start"
+    );
+    assert_eq!(mode_of(&state), 0o600, "a state file holds secrets");
+    // A write, so a save.
+    Test::new()
+        .file("p1run.toml", &harness::config_text_for(&info))
+        .env(SECRET_VAR, &info.client_secret)
+        .args(["apply", "authorize-worker", "--env", "env-1"])
+        .run()
+        .success();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        names_in(dir.path()),
+        [".notes.p1run-tmp-keep", "state.json"],
+        "only the state file (and the unrelated file) remain"
+    );
+    assert_eq!(mode_of(&state), 0o600);
+}
+
+// Case 9: a state file whose assignments name unknown role ids is refused at start, naming the
+// file and the id, instead of answering 403 to everything afterwards.
+#[test]
+fn a_state_file_with_an_unknown_role_id_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = saved_state(dir.path());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("read")).expect("JSON");
+    let bootstrap = json["bootstrap_client_id"].as_str().expect("id").to_owned();
+    json["applications"][&bootstrap]["role_assignments"][0]["role_id"] =
+        "00000000-0000-4000-8000-000000000000".into();
+    std::fs::write(&state, json.to_string()).expect("write");
+    let mut child = std::process::Command::new(harness::P1RUN)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("p1run emulator");
+    // Serving would print the info line; refusing closes stdout at exit.
+    let mut line = String::new();
+    let _ = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
+    if !line.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the emulator served the broken state: {line}");
+    }
+    let out = child.wait_with_output().expect("p1run emulator");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for fragment in [
+        state.display().to_string().as_str(),
+        "00000000-0000-4000-8000-000000000000",
+        "not one of its built-in roles",
+        "delete it to start from a fresh state",
+    ] {
+        assert!(stderr.contains(fragment), "lacks {fragment:?}: {stderr}");
+    }
+}
