@@ -25,6 +25,8 @@ mod rollback;
 mod wire;
 // The safety promises on the paths where they are easiest to break.
 mod promises;
+// Proxies, CA stores, certificates, gzip, typos, secret files, imports, floods, state files.
+mod hardening;
 // Secrets never reach output or logs.
 mod secrets;
 // Shared kit of the emulator tests: blocking HTTP client, spec validator.
