@@ -649,7 +649,7 @@ fn a_state_file_with_an_unknown_role_id_is_refused() {
     for fragment in [
         state.display().to_string().as_str(),
         "00000000-0000-4000-8000-000000000000",
-        "not one of its built-in roles",
+        "not one of its built-in or custom roles",
         "delete it to start from a fresh state",
     ] {
         assert!(stderr.contains(fragment), "lacks {fragment:?}: {stderr}");
