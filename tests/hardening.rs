@@ -2,7 +2,7 @@
 //! config typos, no config, careless secret files, escaping imports, request floods and
 //! interrupted state saves. Each test runs the real binary or real HTTP.
 
-use crate::harness::{self, SECRET_VAR, Test};
+use crate::kit::{self, SECRET_VAR, Test};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -121,7 +121,7 @@ fn loopback_targets_never_go_through_a_proxy() {
         .args(["apply", "authorize-worker", "-v"])
         .run()
         .success();
-    let emulator = harness::emulator(1);
+    let emulator = kit::emulator(1);
     with_proxies(Test::new(), &proxy)
         .config_for(&emulator)
         .args(["apply", "authorize-worker", "--env", "env-1"])
@@ -287,8 +287,8 @@ fn gzip_answers_are_decoded() {
 // Case 4: a mistyped config key stops the run, naming file, line, key and the key meant.
 #[test]
 fn a_config_typo_is_an_error_with_the_key_meant() {
-    let emulator = harness::emulator(1);
-    let config = harness::config_text(&emulator).replacen(
+    let emulator = kit::emulator(1);
+    let config = kit::config_text(&emulator).replacen(
         "region = \"NA\"\n",
         "region = \"NA\"\ntoken_auth_metod = \"CLIENT_SECRET_POST\"\n",
         1,
@@ -329,7 +329,7 @@ fn running_without_a_config_says_so() {
         .success()
         .stderr_has(&["no config file found"]);
 
-    let emulator = harness::emulator(2);
+    let emulator = kit::emulator(2);
     let out = Test::new()
         .config_for(&emulator)
         .args([
@@ -361,7 +361,7 @@ fn running_without_a_config_says_so() {
 
 /// A config whose environment `env-1` reads the bootstrap worker's secret from `secret.txt`.
 fn secret_file_config(emulator: &p1run::emulator::Emulator) -> String {
-    harness::config_text(emulator).replace(
+    kit::config_text(emulator).replace(
         &format!("client_secret_env = \"{SECRET_VAR}\""),
         "client_secret_file = \"secret.txt\"",
     )
@@ -376,7 +376,7 @@ fn chmod(path: &std::path::Path, mode: u32) {
 // Case 6: an empty secret file is refused before anything is sent.
 #[test]
 fn an_empty_secret_file_is_refused_like_an_empty_variable() {
-    let emulator = harness::emulator(1);
+    let emulator = kit::emulator(1);
     let test = Test::new()
         .file("p1run.toml", &secret_file_config(&emulator))
         .file("secret.txt", "\n");
@@ -391,7 +391,7 @@ fn an_empty_secret_file_is_refused_like_an_empty_variable() {
 // Case 6: a secret file others can read is used, with a warning that says how to fix it.
 #[test]
 fn a_secret_file_others_can_read_is_warned_about() {
-    let emulator = harness::emulator(1);
+    let emulator = kit::emulator(1);
     let secret = emulator.info().client_secret.clone();
     for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
         let test = Test::new()
@@ -476,7 +476,7 @@ fn invalid_utf8_is_reported_with_its_byte_offset() {
 // byte bound.
 #[test]
 fn the_request_log_keeps_only_authenticated_bodies_within_its_byte_bound() {
-    use crate::support::Harness;
+    use crate::kit::Harness;
     use p1run::emulator::EmulatorOptions;
     use serde_json::json;
     const BOUND: usize = 64 * 1024;
@@ -581,7 +581,7 @@ fn state_saves_leave_no_temporary_files_and_stay_private() {
     std::fs::write(&unrelated, "someone else's").expect("unrelated");
     chmod(&state, 0o644);
 
-    let mut child = Command::new(harness::P1RUN)
+    let mut child = Command::new(kit::P1RUN)
         .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
         .arg(&state)
         .stdout(Stdio::piped())
@@ -601,7 +601,7 @@ fn state_saves_leave_no_temporary_files_and_stay_private() {
     assert_eq!(mode_of(&state), 0o600, "a state file holds secrets");
     // A write, so a save.
     Test::new()
-        .file("p1run.toml", &harness::config_text_for(&info))
+        .file("p1run.toml", &kit::config_text_for(&info))
         .env(SECRET_VAR, &info.client_secret)
         .args(["apply", "authorize-worker", "--env", "env-1"])
         .run()
@@ -628,7 +628,7 @@ fn a_state_file_with_an_unknown_role_id_is_refused() {
     json["applications"][&bootstrap]["role_assignments"][0]["role_id"] =
         "00000000-0000-4000-8000-000000000000".into();
     std::fs::write(&state, json.to_string()).expect("write");
-    let mut child = std::process::Command::new(harness::P1RUN)
+    let mut child = std::process::Command::new(kit::P1RUN)
         .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
         .arg(&state)
         .stdout(std::process::Stdio::piped())

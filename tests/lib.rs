@@ -1,7 +1,7 @@
 //! The integration tests: one binary, one module per feature, all over real HTTP against the
 //! PingOne emulator.
 
-mod harness;
+mod kit;
 
 // `p1run apply` with the bundled recipes.
 mod apply;
@@ -29,8 +29,6 @@ mod promises;
 mod hardening;
 // Secrets never reach output or logs.
 mod secrets;
-// Shared kit of the emulator tests: blocking HTTP client, spec validator.
-mod support;
 
 // The PingOne emulator, endpoint by endpoint.
 mod emulator_api;

@@ -2,17 +2,13 @@
 //! between writes, a rotation whose secret cannot be saved, a lost answer under propagation
 //! delay, concurrent applies, a plan PingOne would refuse, and a rollback under lost answers.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator};
+use crate::kit::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_with};
 use p1run::emulator::{Emulator, EmulatorOptions};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WORKER: &str = "PingOne Authorize Worker";
-
-fn emulator_with(options: EmulatorOptions) -> Emulator {
-    Emulator::start(options).expect("start emulator")
-}
 
 fn posts_to_applications(emulator: &Emulator) -> usize {
     emulator
@@ -35,7 +31,7 @@ fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
     let (status, _) = admin.call(
         "POST",
         &format!("/environments/{env}/applications"),
-        Some(crate::support::worker_body("Existing")),
+        Some(crate::kit::worker_body("Existing")),
     );
     assert_eq!(status, 201);
     let dir = tempfile::tempdir().unwrap();
@@ -48,7 +44,7 @@ fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
          role_assignments(find_app(\"Existing\"));\n",
     )
     .unwrap();
-    let child = Command::new(crate::harness::P1RUN)
+    let child = Command::new(crate::kit::P1RUN)
         .current_dir(dir.path())
         .env(SECRET_VAR, &emulator.info().client_secret)
         .args([
@@ -63,7 +59,7 @@ fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
         .spawn()
         .expect("p1run");
     // The run's own create is the second: the first made "Existing".
-    crate::support::poll(Duration::from_secs(20), || {
+    crate::kit::poll(Duration::from_secs(20), || {
         (posts_to_applications(&emulator) == 2).then_some(())
     });
     let sent = Command::new("kill")
@@ -201,7 +197,7 @@ fn concurrent_applies_converge_to_one_application() {
     std::fs::write(dir.path().join("p1run.toml"), config_text(&emulator)).unwrap();
     let children: Vec<_> = (0..4)
         .map(|_| {
-            Command::new(crate::harness::P1RUN)
+            Command::new(crate::kit::P1RUN)
                 .current_dir(dir.path())
                 .env(SECRET_VAR, &emulator.info().client_secret)
                 .args(["apply", "authorize-worker"])
