@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use url::{Host, Url};
 
+/// Longest wait for one HTTP exchange; the call's deadline may shorten it.
+pub(super) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The `User-Agent` of every request.
 const USER_AGENT: &str = concat!("p1run/", env!("CARGO_PKG_VERSION"));
 
@@ -170,7 +173,7 @@ fn builder() -> reqwest::ClientBuilder {
         .user_agent(USER_AGENT)
         .gzip(true)
         .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(super::http::REQUEST_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
 }
 

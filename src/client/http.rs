@@ -5,6 +5,7 @@
 //! which work on both runtime flavours (docs/pingone.md, "Rhai host notes").
 
 use super::TokenAuthMethod;
+use super::connect::REQUEST_TIMEOUT;
 use super::retry::{
     Failure, Retrier, Retry, is_propagation_denial, is_transient_status, parse_retry_after_header,
 };
@@ -23,9 +24,6 @@ use url::Url;
 
 /// The telemetry header PingOne accepts on every call (docs/pingone.md, "Tokens").
 pub(super) const TRANSACTION_HEADER: &str = "X-Ping-External-Transaction-ID";
-
-/// Longest wait for one HTTP exchange; the call's deadline may shorten it.
-pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Both JSON flavours PingOne answers with (docs/pingone.md, "Tokens").
 const ACCEPT_JSON: &str = "application/json, application/hal+json";

@@ -18,9 +18,10 @@
 //! [`Reads`] cache that the apply pass reuses, so planning first costs no extra requests.
 
 use crate::client::{Application, Client, ClientError, Environment, Role, RoleAssignment};
-use crate::writes::batch::{Batch, BatchFailure, CallSite, Failure, Queued, elapsed_ms};
+use crate::writes::batch::{Batch, BatchFailure, CallSite, Failure, Queued};
 use crate::writes::{
-    AppRef, Applied, Change, FieldChange, JournalEntry, KNOWN_AFTER_APPLY, Write, WriteError, send,
+    AppRef, Applied, Change, FieldChange, JournalEntry, KNOWN_AFTER_APPLY, Write, WriteError,
+    elapsed_ms, send,
 };
 use rhai::{Dynamic, EvalAltResult, Map};
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -219,7 +219,7 @@ pub fn roll_back(
                 Undo::Write(write) => {
                     let started = Instant::now();
                     let result = runtime.block_on(send(write, client));
-                    tracing::debug!("compensation took {} ms", super::batch::elapsed_ms(started));
+                    tracing::debug!("compensation took {} ms", super::elapsed_ms(started));
                     let undo = match **write {
                         Write::DeleteApplication {
                             ref application, ..

@@ -19,6 +19,11 @@ use serde_json::Value;
 use std::fmt;
 use std::path::PathBuf;
 
+/// Milliseconds since `started`, for journals and reports.
+pub fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The id a plan gives to a resource it would create.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
