@@ -146,6 +146,19 @@ fn a_rerun_never_ends_a_previous_secret_that_is_still_valid() {
                 "#{force: true}",
             ]);
     }
+    // Twice in one script: the plan sees what the second rotation would end.
+    Test::new()
+        .config_for(&emulator)
+        .file(
+            "twice.rhai",
+            "let app = create_app(#{ name: \"Twice\" });\n\
+             rotate_secret(app, 60);\n\
+             rotate_secret(app, 60);\n",
+        )
+        .args(["plan", "twice.rhai"])
+        .run()
+        .status(1)
+        .stderr_has(&["twice.rhai:3:1", "twice in one run"]);
     assert_eq!(admin.secret(&env, app_id), rotated, "nothing was rotated");
     // Asked for explicitly, it happens.
     Test::new()

@@ -354,6 +354,22 @@ fn rotate_secret(
             )
         })?;
     let application = app.name();
+    // A second rotation in one run would end the previous secret the first one kept valid;
+    // the plan pass sees it here as the apply pass would see it in PingOne's answer.
+    let rotated_in_this_run = session.writes().iter().any(|write| {
+        matches!(write, Write::RotateSecret { application, previous_expires_minutes, .. }
+            if application.id == app.id() && *previous_expires_minutes > 0)
+    });
+    if rotated_in_this_run && !force {
+        return Err(usage_failure(
+            "rotate_secret",
+            format!(
+                "refusing to rotate the secret of {application:?} twice in one run: the first \
+                 rotation keeps the previous secret valid, and a second would end it at once; \
+                 nothing was changed by this call. Pass #{{force: true}} to do it anyway"
+            ),
+        ));
+    }
     if !app.is_planned() && !force {
         // A rotation while the previous secret is still valid ends that one at once, and
         // services that have not switched yet break: a rerun must never do that unasked.

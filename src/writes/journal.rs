@@ -147,6 +147,18 @@ impl JournalEntry {
         if let Some(id) = applied.id() {
             change.id = id;
         }
+        // Said plainly when another run had made it: the report must not claim it.
+        match applied {
+            Applied::Application { adopted: true, .. } => {
+                change
+                    .detail
+                    .push_str(" (another run made it at the same time; kept that one)");
+            }
+            Applied::Granted {
+                converged: true, ..
+            } => change.detail.push_str(" (another run had made it)"),
+            _ => {}
+        }
         tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
         Self {
             undo: Undo::of(&write, applied),
