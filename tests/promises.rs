@@ -199,11 +199,13 @@ fn a_create_found_after_a_lost_answer_counts_for_propagation_waits() {
     assert_eq!(grants.len(), 2, "{grants:?}");
 }
 
-#[test]
-fn concurrent_applies_converge_to_one_application() {
-    // Latency makes every process plan before any creates: each plans its own create.
+/// Four processes apply `authorize-worker` at once. A process's create lands three round trips
+/// after it starts (token, reads, create) and its plan reads the list after two, so with
+/// 250 ms a round trip, processes started within 250 ms of each other all plan a create.
+/// Whether they raced or not, the end state must be one application.
+fn race_once() -> (Emulator, bool) {
     let emulator = emulator_with(EmulatorOptions {
-        latency: Duration::from_millis(40),
+        latency: Duration::from_millis(250),
         ..EmulatorOptions::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -228,10 +230,6 @@ fn concurrent_applies_converge_to_one_application() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    assert!(
-        posts_to_applications(&emulator) > 1,
-        "the processes raced (each created one)"
-    );
     let admin = Admin::new(&emulator);
     let env = admin.environment_id.clone();
     let apps: Vec<Value> = admin
@@ -241,9 +239,20 @@ fn concurrent_applies_converge_to_one_application() {
         .collect();
     assert_eq!(apps.len(), 1, "{apps:?}");
     assert_eq!(apps[0]["enabled"], true);
-    let mut grants = admin.grants(&env, apps[0]["id"].as_str().unwrap());
-    grants.sort();
+    let grants = admin.grants(&env, apps[0]["id"].as_str().unwrap());
     assert_eq!(grants.len(), 2, "each grant once: {grants:?}");
+    let raced = posts_to_applications(&emulator) > 1;
+    (emulator, raced)
+}
+
+#[test]
+fn concurrent_applies_converge_to_one_application() {
+    // A loaded machine may start the processes too far apart to race; a few rounds make sure
+    // the converging path, not only the plain one, is what passed.
+    let emulator = (0..3)
+        .map(|_| race_once())
+        .find_map(|(emulator, raced)| raced.then_some(emulator))
+        .expect("in three rounds, the processes raced at least once (each created one)");
     // And a rerun finds nothing to do.
     Test::new()
         .config_for(&emulator)
