@@ -177,6 +177,24 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
     let s = session.clone();
     primitive!(
         &mut r,
+        "list_apps() -> Array",
+        "The applications of the target environment (App handles, sorted by name then id),\n\
+         including those this run created.",
+        move || list_apps(&s, &Map::new()),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "list_apps(filter: Map) -> Array",
+        "As `list_apps()`, keeping those matching `#{type, name_prefix}` (both optional): `type`\n\
+         is the exact application type (e.g. `WORKER`), `name_prefix` the start of the name.",
+        move |filter: Map| list_apps(&s, &filter),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
         "create_app(spec: Map) -> App",
         "Ensures an application `#{name, description, type}` exists (type defaults to `WORKER`).\n\
          Adopts the single existing one with that name and type (updating its description if it\n\
@@ -637,6 +655,39 @@ fn spec_string(spec: &Map, key: &str) -> PrimitiveResult<Option<String>> {
             )
         }),
     }
+}
+
+fn list_apps(session: &Session, filter: &Map) -> PrimitiveResult<Array> {
+    const KEYS: [&str; 2] = ["type", "name_prefix"];
+    if let Some(unknown) = filter.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            "list_apps",
+            format!(
+                "unknown filter key `{unknown}`; the filter takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let text = |key: &str| -> PrimitiveResult<Option<String>> {
+        match filter.get(key) {
+            None => Ok(None),
+            Some(value) if value.is_unit() => Ok(None),
+            Some(value) => value.clone().into_string().map(Some).map_err(|found| {
+                usage_failure(
+                    "list_apps",
+                    format!("`{key}` must be a string, not {found}"),
+                )
+            }),
+        }
+    };
+    let kind = text("type")?;
+    let prefix = text("name_prefix")?.unwrap_or_default();
+    let mut apps = matching_apps(session, "list_apps", |app| {
+        app.name().starts_with(&prefix) && kind.as_deref().is_none_or(|k| app.kind() == k)
+    })?;
+    // Sorted, so that scripts (and plans) do not depend on the order PingOne lists them in.
+    apps.sort_by_key(|app| (app.name(), app.key()));
+    Ok(apps.into_iter().map(Dynamic::from).collect())
 }
 
 fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<AppHandle> {
