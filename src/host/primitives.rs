@@ -124,16 +124,23 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
             kind: ScopeType::Environment
         },
     );
+    let s = session.clone();
     primitive!(
         &mut r,
-        "population(id: String) -> Scope",
-        "A population, by id, as a role scope.",
-        |id: &str| {
-            ScopeRef {
-                id: id.to_owned(),
-                kind: ScopeType::Population,
-            }
-        }
+        "population(id_or_name: String) -> Scope",
+        "A population of the target environment, by id or else by name, as a role scope. None\n\
+         with that id or name is an error naming the populations there.",
+        move |id_or_name: &str| population(&s, id_or_name),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "create_population(spec: Map) -> Scope",
+        "Ensures a population `#{name, description}` exists in the target environment: adopts the\n\
+         one with that name (names are unique there; its description is left as is), else\n\
+         creates it. Returns it as a role scope.",
+        move |spec: Map| create_population(&s, &spec),
     );
     primitive!(
         &mut r,
@@ -653,6 +660,98 @@ fn spec_string(spec: &Map, key: &str) -> PrimitiveResult<Option<String>> {
                 "create_app",
                 format!("`{key}` must be a string, not {found}"),
             )
+        }),
+    }
+}
+
+fn population(session: &Session, id_or_name: &str) -> PrimitiveResult<ScopeRef> {
+    let populations = session.populations("population")?;
+    let found = populations
+        .iter()
+        .find(|p| p.id == id_or_name)
+        .or_else(|| populations.iter().find(|p| p.name == id_or_name));
+    match found {
+        Some(population) => Ok(ScopeRef {
+            id: population.id.clone(),
+            kind: ScopeType::Population,
+        }),
+        None => {
+            let mut names: Vec<String> = populations
+                .iter()
+                .map(|p| format!("{:?} ({})", p.name, p.id))
+                .collect();
+            names.sort();
+            Err(usage_failure(
+                "population",
+                format!(
+                    "no population with id or name {id_or_name:?} in environment {}; it has {}. \
+                     Create it with create_population(#{{ name: {id_or_name:?} }}) or fix the name",
+                    session.environment_id(),
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ))
+        }
+    }
+}
+
+fn create_population(session: &Session, spec: &Map) -> PrimitiveResult<ScopeRef> {
+    const KEYS: [&str; 2] = ["name", "description"];
+    if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            "create_population",
+            format!(
+                "unknown key `{unknown}`; the spec takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let name = map_string(spec, "create_population", "name")?
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| usage_failure("create_population", "the spec needs a non-empty `name`"))?;
+    let description = map_string(spec, "create_population", "description")?;
+    let scope = |id: &str| ScopeRef {
+        id: id.to_owned(),
+        kind: ScopeType::Population,
+    };
+    if let Some(existing) = session
+        .populations("create_population")?
+        .into_iter()
+        .find(|p| p.name == name)
+    {
+        tracing::info!("adopting population {name:?} ({})", existing.id);
+        return Ok(scope(&existing.id));
+    }
+    let write = Write::CreatePopulation {
+        environment_id: session.environment_id().to_owned(),
+        name: name.clone(),
+        description: description.clone(),
+    };
+    let population = match session.write("create_population", write)? {
+        Some(Applied::Population(population)) => population,
+        _ => crate::client::Population {
+            id: KNOWN_AFTER_APPLY.into(),
+            name,
+            description,
+            default: false,
+            environment: None,
+        },
+    };
+    let id = population.id.clone();
+    session.remember_population(population);
+    Ok(scope(&id))
+}
+
+/// An optional string of a primitive's spec map.
+fn map_string(spec: &Map, primitive: &str, key: &str) -> PrimitiveResult<Option<String>> {
+    match spec.get(key) {
+        None => Ok(None),
+        Some(value) if value.is_unit() => Ok(None),
+        Some(value) => value.clone().into_string().map(Some).map_err(|found| {
+            usage_failure(primitive, format!("`{key}` must be a string, not {found}"))
         }),
     }
 }

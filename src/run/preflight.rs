@@ -102,7 +102,9 @@ pub fn needs_lookup(scope: &ScopeRef, target_environment: &str) -> bool {
         ScopeType::Environment => scope.id != target_environment,
         ScopeType::Application => scope.id != KNOWN_AFTER_APPLY,
         ScopeType::Organization => false,
-        ScopeType::Population | ScopeType::Unknown => true,
+        // A population this run creates exists once its create is sent, before any grant.
+        ScopeType::Population => scope.id != KNOWN_AFTER_APPLY,
+        ScopeType::Unknown => true,
     }
 }
 
