@@ -131,3 +131,123 @@ fn a_population_that_does_not_exist_is_refused_naming_those_that_do() {
         "a refused plan wrote"
     );
 }
+
+/// The environment's custom role of that name, as PingOne holds it.
+fn custom_role_named(admin: &Admin, name: &str) -> Option<Value> {
+    let env = admin.environment_id.clone();
+    admin.get(&format!("/environments/{env}/roles"))["_embedded"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|role| role["name"] == name && role["type"] == "CUSTOM")
+        .cloned()
+}
+
+/// An application's grants with custom role names resolved too: (role, scope type, scope id).
+fn grants(admin: &Admin, app_name: &str) -> Vec<(String, String, String)> {
+    let env = admin.environment_id.clone();
+    let roles = admin.get(&format!("/environments/{env}/roles"));
+    let app = admin.application_named(&env, app_name).expect("app exists");
+    let id = app["id"].as_str().unwrap();
+    let body = admin.get(&format!(
+        "/environments/{env}/applications/{id}/roleAssignments"
+    ));
+    let mut grants: Vec<_> = body["_embedded"]["roleAssignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let name = roles["_embedded"]["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|role| role["id"] == a["role"]["id"])
+                .map(|role| role["name"].as_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (
+                name,
+                a["scope"]["type"].as_str().unwrap().to_owned(),
+                a["scope"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    grants.sort();
+    grants
+}
+
+const CUSTOM_ROLE_SCRIPT: &str = r#"
+    let role = custom_role(#{
+        name: "Reader Role",
+        description: "Reads users",
+        permissions: ["Identity Data Read Only"],
+        applicable_to: ["ENVIRONMENT"],
+        can_be_assigned_by: ["Organization Admin"],
+    });
+    let app = create_app(#{ name: "Reader" });
+    grant_role(app, role, environment());
+    #{
+        role: role,
+        same: role_permissions(role) == role_permissions("Identity Data Read Only"),
+        held: role_assignments(app).map(|a| a.role),
+    }
+"#;
+
+#[test]
+fn custom_role_is_created_granted_by_name_and_a_rerun_changes_nothing() {
+    let emulator = emulator(1);
+    let report = converges(&emulator, CUSTOM_ROLE_SCRIPT);
+    assert_eq!(report["outputs"]["role"], "Reader Role");
+    assert_eq!(report["outputs"]["same"], true);
+    assert_eq!(report["outputs"]["held"], json!(["Reader Role"]));
+    let admin = Admin::new(&emulator);
+    let role = custom_role_named(&admin, "Reader Role").expect("role created");
+    assert_eq!(role["description"], "Reads users");
+    assert_eq!(role["applicableTo"], json!(["ENVIRONMENT"]));
+    let env = admin.environment_id.clone();
+    assert_eq!(
+        grants(&admin, "Reader"),
+        vec![("Reader Role".into(), "ENVIRONMENT".into(), env)]
+    );
+}
+
+#[test]
+fn custom_role_updates_an_adopted_role_only_where_it_differs() {
+    let emulator = emulator(1);
+    apply(&emulator, CUSTOM_ROLE_SCRIPT);
+    let admin = Admin::new(&emulator);
+    let id = custom_role_named(&admin, "Reader Role").unwrap()["id"].clone();
+    let changed = CUSTOM_ROLE_SCRIPT.replace("\"Reads users\"", "\"Reads users, v2\"");
+    let report = apply(&emulator, &changed);
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{report}");
+    assert_eq!(changes[0]["action"], "update");
+    assert_eq!(changes[0]["resource"], "custom_role");
+    let role = custom_role_named(&admin, "Reader Role").unwrap();
+    assert_eq!(role["id"], id, "the role was adopted, not replaced");
+    assert_eq!(role["description"], "Reads users, v2");
+}
+
+#[test]
+fn custom_role_refuses_an_unknown_permission_before_writing() {
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .file(
+            "recipe.rhai",
+            r#"create_app(#{ name: "X" }); custom_role(#{ name: "Bad", permissions: ["users:read:nonsense"] });"#,
+        )
+        .args(["apply", "recipe.rhai"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "custom_role: unknown permission or role \"users:read:nonsense\"",
+            "role_permissions",
+        ]);
+    let admin = Admin::new(&emulator);
+    assert!(custom_role_named(&admin, "Bad").is_none());
+    assert!(
+        admin
+            .application_named(&admin.environment_id.clone(), "X")
+            .is_none()
+    );
+}

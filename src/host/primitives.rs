@@ -8,7 +8,8 @@ use super::session::{
     AppHandle, Mode, PENDING, PrimitiveResult, Session, field_change, usage_failure,
 };
 use crate::client::{
-    Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
+    Application, CustomRole, CustomRoleDefinition, Environment, IdRef, Role, RoleAssignment,
+    ScopeRef, ScopeType, TokenAuthMethod,
 };
 use crate::writes::batch::CallSite;
 use crate::writes::{Applied, FieldChange, KNOWN_AFTER_APPLY, RoleRef, Write, apply_fields};
@@ -91,6 +92,28 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
         "roles() -> Array",
         "The built-in admin roles: maps with `id`, `name`, `description`, `applicable_to`.",
         move || -> PrimitiveResult<Array> { Ok(s.roles("roles")?.iter().map(role_map).collect()) },
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "role_permissions(role: String) -> Array",
+        "The permission ids (sorted) of a built-in or custom role, by name, as the environment's\n\
+         role list gives them.",
+        move |role: &str| role_permissions(&s, role),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "custom_role(spec: Map) -> String",
+        "Ensures a custom admin role `#{name, description, permissions, applicable_to,\n\
+         can_be_assigned_by}` in the target environment. `permissions` takes permission ids\n\
+         and/or role names (a role name stands for all its permissions); `applicable_to` scope\n\
+         types (default ENVIRONMENT); `can_be_assigned_by` role names. Creates it, or adopts the\n\
+         one with that name and updates it only when it differs. Returns its name, usable\n\
+         wherever a role name is (grant_role, revoke_role, set_roles).",
+        move |spec: Map| custom_role(&s, &spec),
     );
 
     let s = session.clone();
@@ -897,20 +920,274 @@ fn delete_app(session: &Session, app: &AppHandle) -> PrimitiveResult<()> {
     Ok(())
 }
 
+/// The role of that name: a built-in role, else a custom role of the target environment
+/// (read once per pass, including those this pass creates). An unknown name is an error
+/// naming the valid ones.
 fn find_role(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<Role> {
     let roles = session.roles(primitive)?;
-    roles
+    if let Some(role) = roles.iter().find(|role| role.name == name) {
+        return Ok(role.clone());
+    }
+    let custom = session.custom_roles(primitive)?;
+    if let Some(role) = custom
         .iter()
-        .find(|role| role.name == name)
-        .cloned()
-        .ok_or_else(|| {
-            let mut names: Vec<&str> = roles.iter().map(|role| role.name.as_str()).collect();
-            names.sort_unstable();
-            usage_failure(
-                primitive,
-                format!("unknown role {name:?}; valid roles: {}", names.join(", ")),
-            )
-        })
+        .find(|role| role.is_custom() && role.name == name)
+    {
+        return Ok(as_role(role));
+    }
+    let mut names: Vec<&str> = roles
+        .iter()
+        .map(|role| role.name.as_str())
+        .chain(
+            custom
+                .iter()
+                .filter(|role| role.is_custom())
+                .map(|role| role.name.as_str()),
+        )
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    Err(usage_failure(
+        primitive,
+        format!(
+            "unknown role {name:?}; valid roles (built-in and this environment's custom roles): {}",
+            names.join(", ")
+        ),
+    ))
+}
+
+/// A custom role as the built-in roles are modelled, so grants treat both alike.
+fn as_role(custom: &CustomRole) -> Role {
+    Role {
+        id: custom.id.clone(),
+        name: custom.name.clone(),
+        description: custom.description.clone(),
+        applicable_to: custom.applicable_to.clone(),
+        permissions: custom.permissions.clone(),
+    }
+}
+
+/// The name of the role with that id (built-in or custom); empty when unknown.
+fn role_name(session: &Session, primitive: &str, id: &str) -> PrimitiveResult<String> {
+    if let Some(role) = session.roles(primitive)?.iter().find(|role| role.id == id) {
+        return Ok(role.name.clone());
+    }
+    Ok(session
+        .custom_roles(primitive)?
+        .into_iter()
+        .find(|role| role.id == id)
+        .map(|role| role.name)
+        .unwrap_or_default())
+}
+
+/// The permission ids of the role of that name, built-in or custom, as the environment's
+/// role list gives them.
+fn permissions_of(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<Vec<String>> {
+    let listed = session.custom_roles(primitive)?;
+    let ids = |role: &CustomRole| -> Vec<String> {
+        role.permissions.iter().map(|p| p.id.clone()).collect()
+    };
+    if let Some(role) = listed
+        .iter()
+        .find(|role| role.is_custom() && role.name == name)
+        .or_else(|| listed.iter().find(|role| role.name == name))
+    {
+        return Ok(ids(role));
+    }
+    let role = find_role(session, primitive, name)?;
+    Ok(role.permissions.iter().map(|p| p.id.clone()).collect())
+}
+
+fn role_permissions(session: &Session, role: &str) -> PrimitiveResult<Array> {
+    let mut ids = permissions_of(session, "role_permissions", role)?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids.into_iter().map(Dynamic::from).collect())
+}
+
+/// A list of strings of a spec: an array of strings, or one string.
+fn string_list(spec: &Map, primitive: &str, key: &str) -> PrimitiveResult<Option<Vec<String>>> {
+    let Some(value) = spec.get(key).filter(|value| !value.is_unit()) else {
+        return Ok(None);
+    };
+    let bad = || usage_failure(primitive, format!("`{key}` must be an array of strings"));
+    if value.is_string() {
+        return Ok(Some(vec![value.to_string()]));
+    }
+    let array = value.read_lock::<Array>().ok_or_else(bad)?;
+    array
+        .iter()
+        .map(|item| item.clone().into_string().map_err(|_| bad()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn custom_role(session: &Session, spec: &Map) -> PrimitiveResult<String> {
+    const P: &str = "custom_role";
+    const KEYS: [&str; 5] = [
+        "name",
+        "description",
+        "permissions",
+        "applicable_to",
+        "can_be_assigned_by",
+    ];
+    if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            P,
+            format!(
+                "unknown key `{unknown}`; the spec takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let name = map_string(spec, P, "name")?
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| usage_failure(P, "the spec needs a non-empty `name`"))?;
+    if session.roles(P)?.iter().any(|role| role.name == name) {
+        return Err(usage_failure(
+            P,
+            format!("{name:?} is a built-in role; give the custom role another name"),
+        ));
+    }
+    let description = map_string(spec, P, "description")?;
+    let listed = session.custom_roles(P)?;
+    // Every permission PingOne knows, as the roles of the environment's list carry them.
+    let known: std::collections::BTreeSet<String> = listed
+        .iter()
+        .flat_map(|role| role.permissions.iter().map(|p| p.id.clone()))
+        .collect();
+    let mut permissions: Vec<String> = Vec::new();
+    let asked = string_list(spec, P, "permissions")?.unwrap_or_default();
+    if asked.is_empty() {
+        return Err(usage_failure(
+            P,
+            "`permissions` needs at least one permission id or role name",
+        ));
+    }
+    for entry in asked {
+        if listed
+            .iter()
+            .any(|role| role.name == entry && role.name != name)
+        {
+            permissions.extend(permissions_of(session, P, &entry)?);
+        } else if known.contains(&entry) {
+            permissions.push(entry);
+        } else {
+            let near: Vec<&str> = known
+                .iter()
+                .filter(|id| {
+                    let stem = entry.split(':').next().unwrap_or(&entry);
+                    id.starts_with(stem) || id.contains(&entry)
+                })
+                .map(String::as_str)
+                .take(8)
+                .collect();
+            return Err(usage_failure(
+                P,
+                format!(
+                    "unknown permission or role {entry:?} in `permissions`{}; use permission ids \
+                     as role_permissions(role) lists them, or role names",
+                    if near.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (near: {})", near.join(", "))
+                    }
+                ),
+            ));
+        }
+    }
+    permissions.sort();
+    permissions.dedup();
+    let kinds =
+        string_list(spec, P, "applicable_to")?.unwrap_or_else(|| vec!["ENVIRONMENT".to_owned()]);
+    let mut applicable_to = Vec::new();
+    for kind in kinds {
+        let parsed = match kind.to_ascii_uppercase().as_str() {
+            "ORGANIZATION" => ScopeType::Organization,
+            "ENVIRONMENT" => ScopeType::Environment,
+            "POPULATION" => ScopeType::Population,
+            "APPLICATION" => ScopeType::Application,
+            _ => {
+                return Err(usage_failure(
+                    P,
+                    format!(
+                        "unknown scope type {kind:?} in `applicable_to`; valid: ORGANIZATION, \
+                         ENVIRONMENT, POPULATION, APPLICATION"
+                    ),
+                ));
+            }
+        };
+        if !applicable_to.contains(&parsed) {
+            applicable_to.push(parsed);
+        }
+    }
+    let mut can_be_assigned_by = Vec::new();
+    for role in string_list(spec, P, "can_be_assigned_by")?.unwrap_or_default() {
+        can_be_assigned_by.push(find_role(session, P, &role)?.id);
+    }
+    let definition = CustomRoleDefinition {
+        name: name.clone(),
+        description,
+        applicable_to,
+        permissions,
+        can_be_assigned_by,
+    };
+    let existing = listed
+        .iter()
+        .find(|role| role.is_custom() && role.name == name);
+    let write = match existing {
+        Some(role) if definition.matches(role) => {
+            tracing::info!("custom role {name:?} ({}) is already as defined", role.id);
+            return Ok(name);
+        }
+        Some(role) => Write::UpdateCustomRole {
+            environment_id: session.environment_id().to_owned(),
+            role: RoleRef {
+                id: role.id.clone(),
+                name: name.clone(),
+            },
+            before: role.definition(),
+            after: definition.clone(),
+        },
+        None => Write::CreateCustomRole {
+            environment_id: session.environment_id().to_owned(),
+            definition: definition.clone(),
+        },
+    };
+    let id = existing.map_or_else(|| KNOWN_AFTER_APPLY.to_owned(), |role| role.id.clone());
+    let role = match session.write(P, write)? {
+        Some(Applied::CustomRole(role)) => role,
+        _ => planned_custom_role(&id, &definition),
+    };
+    session.remember_custom_role(role);
+    Ok(name)
+}
+
+/// What a plan knows of a custom role it creates or updates.
+fn planned_custom_role(id: &str, definition: &CustomRoleDefinition) -> CustomRole {
+    CustomRole {
+        id: id.to_owned(),
+        name: definition.name.clone(),
+        description: definition.description.clone(),
+        applicable_to: definition.applicable_to.clone(),
+        permissions: definition
+            .permissions
+            .iter()
+            .map(|id| crate::client::Permission {
+                id: id.clone(),
+                classifier: None,
+                description: None,
+            })
+            .collect(),
+        can_be_assigned_by: definition
+            .can_be_assigned_by
+            .iter()
+            .map(|id| IdRef { id: id.clone() })
+            .collect(),
+        can_assign: Vec::new(),
+        kind: Some(crate::client::RoleType::Custom),
+        environment: None,
+    }
 }
 
 /// Organization scope covers every environment in it; PingOne rejects the narrower grant as
@@ -1042,18 +1319,11 @@ fn revoke_role(
 }
 
 fn role_assignments(session: &Session, app: &AppHandle) -> PrimitiveResult<Array> {
-    let roles = session.roles("role_assignments")?;
     let assignments = session.assignments("role_assignments", app)?;
     let mut named: Vec<(String, &RoleAssignment)> = assignments
         .iter()
-        .map(|a| {
-            let role = roles
-                .iter()
-                .find(|role| role.id == a.role.id)
-                .map(|role| role.name.clone());
-            (role.unwrap_or_default(), a)
-        })
-        .collect();
+        .map(|a| Ok((role_name(session, "role_assignments", &a.role.id)?, a)))
+        .collect::<PrimitiveResult<_>>()?;
     // Sorted, so that scripts (and plans) do not depend on the order PingOne lists them in.
     named.sort_by(|(x, a), (y, b)| {
         (x, a.scope.kind, &a.scope.id).cmp(&(y, b.scope.kind, &b.scope.id))

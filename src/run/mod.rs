@@ -378,7 +378,22 @@ impl Runner<'_> {
                     .roles("pre-flight")
                     .map_err(|error| crate::host::session::error_message(&error))?;
                 for grant in &grants {
-                    if let Some(why) = preflight::refusal(grant, &held, &roles, target_env) {
+                    // A role that is not built in is one of the environment's custom roles
+                    // (or one this plan creates), which PingOne judges by its own rule. Read
+                    // only then, so that runs without custom roles pay nothing for it.
+                    let custom = if roles.iter().any(|role| role.name == grant.role.name) {
+                        None
+                    } else {
+                        plan.custom_roles("pre-flight")
+                            .map_err(|error| crate::host::session::error_message(&error))?
+                            .into_iter()
+                            .find(|role| role.is_custom() && role.name == grant.role.name)
+                    };
+                    let refused = match &custom {
+                        Some(custom) => preflight::custom_refusal(grant, &held, custom, target_env),
+                        None => preflight::refusal(grant, &held, &roles, target_env),
+                    };
+                    if let Some(why) = refused {
                         problems.push(format!(
                             "  {:?} at {} {}: the acting worker {why}",
                             grant.role.name, grant.scope.kind, grant.scope.id

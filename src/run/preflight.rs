@@ -8,7 +8,7 @@
 //! (the "Can assign" column of the built-in roles page), and the scope exists. See
 //! docs/pingone.md, "Role assignments".
 
-use crate::client::{Role, RoleAssignment, ScopeRef, ScopeType};
+use crate::client::{CustomRole, Role, RoleAssignment, ScopeRef, ScopeType};
 use crate::writes::{KNOWN_AFTER_APPLY, RoleRef, Write};
 
 /// One grant the plan makes.
@@ -63,6 +63,28 @@ pub fn refusal(
         return Some("holds no role there that may assign it");
     }
     None
+}
+
+/// Why PingOne would refuse `grant` of the custom role `custom` from an actor holding `held`.
+/// PingOne's rule for custom roles (custom-roles.html): the actor holds the same role, or a
+/// role named in its `canBeAssignedBy`, at the same or a broader scope; equivalent
+/// permissions are not enough. For a role this plan creates or updates, `custom` is the
+/// definition the plan sends (its id is then [`KNOWN_AFTER_APPLY`], which no held assignment
+/// names, so only `canBeAssignedBy` can let the actor assign it — as PingOne will judge it).
+pub fn custom_refusal(
+    grant: &Grant,
+    held: &[RoleAssignment],
+    custom: &CustomRole,
+    target_environment: &str,
+) -> Option<&'static str> {
+    let entitled = held.iter().any(|a| {
+        (a.role.id == custom.id || custom.can_be_assigned_by.iter().any(|r| r.id == a.role.id))
+            && actor_covers(&a.scope, &grant.scope, target_environment)
+    });
+    (!entitled).then_some(
+        "holds neither this custom role nor a role named in its canBeAssignedBy at the same or \
+         a broader scope",
+    )
 }
 
 /// Is the role `held_id` the wanted role, or one whose permissions include all of its? That
