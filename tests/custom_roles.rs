@@ -251,3 +251,70 @@ fn custom_role_refuses_an_unknown_permission_before_writing() {
             .is_none()
     );
 }
+
+/// The id of a built-in role.
+fn built_in_role_id(admin: &Admin, name: &str) -> String {
+    admin.get("/roles")["_embedded"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|role| role["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const SET_ROLES_SCRIPT: &str = r#"
+    let app = create_app(#{ name: "Exact" });
+    set_roles(app, ["Identity Data Admin@environment", ["Configuration Read Only", environment()]]);
+    role_assignments(app).map(|a| a.role)
+"#;
+
+#[test]
+fn set_roles_removes_a_stray_grant_made_by_hand_and_then_changes_nothing() {
+    let emulator = emulator(1);
+    apply(&emulator, SET_ROLES_SCRIPT);
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let app_id = admin.application_named(&env, "Exact").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = admin.call(
+        "POST",
+        &format!("/environments/{env}/applications/{app_id}/roleAssignments"),
+        Some(json!({
+            "role": { "id": built_in_role_id(&admin, "Environment Admin") },
+            "scope": { "type": "ENVIRONMENT", "id": env },
+        })),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(grants(&admin, "Exact").len(), 3);
+
+    let report = converges(&emulator, SET_ROLES_SCRIPT);
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{report}");
+    assert_eq!(changes[0]["action"], "revoke");
+    assert!(
+        changes[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Environment Admin")
+    );
+    assert_eq!(
+        report["outputs"],
+        json!(["Configuration Read Only", "Identity Data Admin"])
+    );
+    assert_eq!(
+        grants(&admin, "Exact"),
+        vec![
+            (
+                "Configuration Read Only".into(),
+                "ENVIRONMENT".into(),
+                env.clone()
+            ),
+            ("Identity Data Admin".into(), "ENVIRONMENT".into(), env),
+        ]
+    );
+}

@@ -267,6 +267,21 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
     let s = session.clone();
     primitive!(
         &mut r,
+        "set_roles(app: App, grants: Array) -> App",
+        "Makes the application's role assignments exactly `grants`: `[role, scope]` pairs (scope a\n\
+         Scope or a scope string) or \"Role Name@scope\" strings, where a scope string is\n\
+         organization, environment, environment:<id>, population:<id or name> or\n\
+         application:<id>. Revokes what it holds beyond them (first), then grants what is\n\
+         missing as grant_role does. Read-only assignments are left (PingOne does not let them\n\
+         be revoked). A rerun changes nothing.",
+        move |ctx: NativeCallContext, app: AppHandle, grants: Array| {
+            set_roles(&s, call_site(&ctx), app, &grants)
+        },
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
         "role_assignments(app: App) -> Array",
         "The application's role assignments: maps with `id`, `role`, `role_id`, `scope_type`,\n\
          `scope_id`.",
@@ -1315,6 +1330,127 @@ fn revoke_role(
     };
     session.defer("revoke_role", site, write)?;
     session.set_assignments(&app, assignments);
+    Ok(app)
+}
+
+/// The role scope a scope string names (as `worker-app`'s `roles` entries write it).
+fn parse_scope(session: &Session, primitive: &str, spec: &str) -> PrimitiveResult<ScopeRef> {
+    let (kind, id) = match spec.split_once(':') {
+        Some((kind, id)) => (kind.trim(), Some(id.trim())),
+        None => (spec.trim(), None),
+    };
+    let scope = |kind, id: &str| ScopeRef {
+        id: id.to_owned(),
+        kind,
+    };
+    match (kind, id) {
+        ("organization", None) => Ok(scope(
+            ScopeType::Organization,
+            &session.organization_id(primitive)?,
+        )),
+        ("environment", None) => Ok(scope(ScopeType::Environment, session.environment_id())),
+        ("environment", Some(id)) => Ok(scope(ScopeType::Environment, id)),
+        ("population", Some(id)) => population(session, id),
+        ("application", Some(id)) => Ok(scope(ScopeType::Application, id)),
+        _ => Err(usage_failure(
+            primitive,
+            format!(
+                "unknown scope {spec:?}: expected organization, environment, environment:<id>, \
+                 population:<id or name> or application:<id>"
+            ),
+        )),
+    }
+}
+
+/// One entry of `set_roles`' grants: `[role, scope]` or `"Role Name@scope"`.
+fn parse_grant(session: &Session, entry: &Dynamic) -> PrimitiveResult<(String, ScopeRef)> {
+    const P: &str = "set_roles";
+    if let Some(text) = entry.read_lock::<rhai::ImmutableString>() {
+        let Some((role, scope)) = text.split_once('@') else {
+            return Err(usage_failure(
+                P,
+                format!(
+                    "role grant {:?} must read \"Role Name@scope\", e.g. \"Identity Data Admin@environment\"",
+                    text.as_str()
+                ),
+            ));
+        };
+        return Ok((role.trim().to_owned(), parse_scope(session, P, scope)?));
+    }
+    if let Some(pair) = entry.read_lock::<Array>()
+        && let [role, scope] = pair.as_slice()
+        && let Ok(role) = role.clone().into_string()
+    {
+        if let Some(scope) = scope.read_lock::<ScopeRef>() {
+            return Ok((role, scope.clone()));
+        }
+        if let Ok(text) = scope.clone().into_string() {
+            return Ok((role, parse_scope(session, P, &text)?));
+        }
+    }
+    Err(usage_failure(
+        P,
+        format!(
+            "each grant must be [role, scope] or \"Role Name@scope\", not {}",
+            entry.type_name()
+        ),
+    ))
+}
+
+fn set_roles(
+    session: &Session,
+    site: CallSite,
+    app: AppHandle,
+    grants: &Array,
+) -> PrimitiveResult<AppHandle> {
+    const P: &str = "set_roles";
+    let mut wanted: Vec<(Role, ScopeRef)> = Vec::new();
+    for entry in grants {
+        let (name, scope) = parse_grant(session, entry)?;
+        let role = find_role(session, P, &name)?;
+        if !wanted.iter().any(|(r, s)| r.id == role.id && *s == scope) {
+            wanted.push((role, scope));
+        }
+    }
+    let assignments = session.assignments(P, &app)?;
+    let mut kept = Vec::new();
+    for assignment in assignments {
+        let is_wanted = wanted
+            .iter()
+            .any(|(role, scope)| role.id == assignment.role.id && *scope == assignment.scope);
+        if is_wanted {
+            kept.push(assignment);
+            continue;
+        }
+        let name = role_name(session, P, &assignment.role.id)?;
+        if assignment.read_only {
+            tracing::warn!(
+                "{:?} holds the read-only assignment {name:?} at {} {}; PingOne does not let it \
+                 be revoked, so set_roles leaves it",
+                app.name(),
+                assignment.scope.kind,
+                assignment.scope.id
+            );
+            kept.push(assignment);
+            continue;
+        }
+        let write = Write::Revoke {
+            environment_id: app.environment_id.clone(),
+            application: app.app_ref(),
+            assignment_id: assignment.id.clone(),
+            role: RoleRef {
+                id: assignment.role.id.clone(),
+                name,
+            },
+            scope: assignment.scope.clone(),
+        };
+        session.defer(P, site.clone(), write)?;
+    }
+    session.set_assignments(&app, kept);
+    let mut app = app;
+    for (role, scope) in &wanted {
+        app = grant_role(session, site.clone(), app, &role.name, scope)?;
+    }
     Ok(app)
 }
 
