@@ -2,7 +2,7 @@
 //! `authorize-worker-custom-role` recipe, over real HTTP against the emulator. State is read
 //! back with `Admin`, independently of p1run's own client.
 
-use crate::harness::{Admin, Test, emulator};
+use crate::harness::{Admin, Test, emulator, emulator_refusing};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 
@@ -316,5 +316,120 @@ fn set_roles_removes_a_stray_grant_made_by_hand_and_then_changes_nothing() {
             ),
             ("Identity Data Admin".into(), "ENVIRONMENT".into(), env),
         ]
+    );
+}
+
+fn run_recipe(emulator: &Emulator, command: &str, args: &[&str]) -> crate::harness::Output {
+    Test::new()
+        .config_for(emulator)
+        .args([command, "authorize-worker-custom-role"])
+        .args(args.iter().copied())
+        .run()
+}
+
+#[test]
+fn authorize_worker_custom_role_plans_applies_and_reruns_with_no_writes() {
+    let emulator = emulator(1);
+    let plan = run_recipe(&emulator, "plan", &[]).status(2);
+    assert!(
+        plan.stdout
+            .contains("create custom role \"PingOne Authorize Worker Role\""),
+        "{}",
+        plan.stdout
+    );
+    run_recipe(
+        &emulator,
+        "apply",
+        &["--var", "auth_method=CLIENT_SECRET_POST"],
+    )
+    .success();
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let role = custom_role_named(&admin, "PingOne Authorize Worker Role").expect("custom role");
+    assert_eq!(role["applicableTo"], json!(["ENVIRONMENT"]));
+    // Every permission of the two built-in roles, as the role list gives them.
+    let listed = admin.get(&format!("/environments/{env}/roles"));
+    let mut expected: Vec<String> = listed["_embedded"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "Identity Data Admin" || r["name"] == "Environment Admin")
+        .flat_map(|r| r["permissions"].as_array().unwrap().clone())
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut held: Vec<String> = role["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    held.sort();
+    assert_eq!(held, expected);
+    let app = admin
+        .application_named(&env, "PingOne Authorize Worker")
+        .unwrap();
+    assert_eq!(app["enabled"], true);
+    assert_eq!(app["tokenEndpointAuthMethod"], "CLIENT_SECRET_POST");
+    assert_eq!(
+        grants(&admin, "PingOne Authorize Worker"),
+        vec![(
+            "PingOne Authorize Worker Role".into(),
+            "ENVIRONMENT".into(),
+            env
+        )]
+    );
+    let before = writes(&emulator).len();
+    run_recipe(
+        &emulator,
+        "plan",
+        &["--var", "auth_method=CLIENT_SECRET_POST"],
+    )
+    .success();
+    let rerun = run_recipe(
+        &emulator,
+        "apply",
+        &[
+            "--var",
+            "auth_method=CLIENT_SECRET_POST",
+            "--output",
+            "json",
+        ],
+    )
+    .success();
+    assert_eq!(rerun.json()["changes"], json!([]), "{}", rerun.stdout);
+    assert_eq!(writes(&emulator)[before..], [] as [String; 0]);
+}
+
+#[test]
+fn authorize_worker_custom_role_rolls_back_the_role_and_the_app() {
+    let emulator = emulator_refusing("/secret");
+    let recipe = format!(
+        "{}\nlet app = find_app(\"PingOne Authorize Worker\");\nrotate_secret(app, 60);\n",
+        p1run::recipes::find("authorize-worker-custom-role")
+            .unwrap()
+            .source
+            .replace("worker::summary(app)", "")
+    );
+    let output = Test::new()
+        .config_for(&emulator)
+        .file("recipe.rhai", &recipe)
+        .args(["apply", "recipe.rhai", "--rollback-on-failure"])
+        .run()
+        .failure()
+        .stderr_has(&["rotate_secret: ", "rolled back"]);
+    let admin = Admin::new(&emulator);
+    assert!(
+        custom_role_named(&admin, "PingOne Authorize Worker Role").is_none(),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        admin
+            .application_named(&admin.environment_id.clone(), "PingOne Authorize Worker")
+            .is_none(),
+        "{}",
+        output.stderr
     );
 }
