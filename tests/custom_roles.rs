@@ -433,3 +433,92 @@ fn authorize_worker_custom_role_rolls_back_the_role_and_the_app() {
         output.stderr
     );
 }
+
+#[test]
+fn a_custom_role_the_actor_may_not_assign_is_refused_by_the_pre_flight() {
+    let emulator = emulator(1);
+    // Nobody named in canBeAssignedBy, and the acting worker does not hold the new role.
+    Test::new()
+        .config_for(&emulator)
+        .file(
+            "recipe.rhai",
+            r#"
+            let role = custom_role(#{ name: "Unassignable", permissions: ["Identity Data Read Only"] });
+            let app = create_app(#{ name: "Y" });
+            grant_role(app, role, environment());
+            "#,
+        )
+        .args(["apply", "recipe.rhai"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "pre-flight",
+            "\"Unassignable\" at ENVIRONMENT",
+            "canBeAssignedBy",
+        ]);
+    let admin = Admin::new(&emulator);
+    assert!(custom_role_named(&admin, "Unassignable").is_none());
+}
+
+#[test]
+fn worker_app_exclusive_makes_the_roles_exactly_the_list() {
+    let emulator = emulator(1);
+    let run = |roles: &str, exclusive: bool| {
+        Test::new()
+            .config_for(&emulator)
+            .args(["apply", "worker-app", "--var", roles])
+            .args(["--var", &format!("exclusive={exclusive}")])
+            .run()
+            .success()
+    };
+    run(
+        "roles=Identity Data Admin@environment,Configuration Read Only@environment",
+        false,
+    );
+    run("roles=Identity Data Admin@environment", false);
+    let admin = Admin::new(&emulator);
+    assert_eq!(grants(&admin, "Automation Worker").len(), 2, "adding keeps");
+    run("roles=Identity Data Admin@environment", true);
+    let env = admin.environment_id.clone();
+    assert_eq!(
+        grants(&admin, "Automation Worker"),
+        vec![("Identity Data Admin".into(), "ENVIRONMENT".into(), env)]
+    );
+}
+
+#[test]
+fn team_roles_example_keeps_one_worker_per_listed_team() {
+    let emulator = emulator(1);
+    let source = std::fs::read_to_string(format!(
+        "{}/examples/team-roles.rhai",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let run = |teams: &str| {
+        Test::new()
+            .config_for(&emulator)
+            .file("team-roles.rhai", &source)
+            .args([
+                "apply",
+                "team-roles.rhai",
+                "--var",
+                teams,
+                "--output",
+                "json",
+            ])
+            .run()
+            .success()
+            .json()
+    };
+    run("teams=red,blue");
+    assert_eq!(run("teams=red,blue")["changes"], json!([]), "rerun");
+    let dropped = run("teams=red");
+    assert_eq!(dropped["outputs"]["removed"], json!(["team-blue"]));
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    assert!(admin.application_named(&env, "team-blue").is_none());
+    assert_eq!(
+        grants(&admin, "team-red"),
+        vec![("team-red role".into(), "ENVIRONMENT".into(), env)]
+    );
+}
