@@ -522,3 +522,39 @@ fn team_roles_example_keeps_one_worker_per_listed_team() {
         vec![("team-red role".into(), "ENVIRONMENT".into(), env)]
     );
 }
+
+#[test]
+fn the_pre_flight_refuses_a_custom_role_the_acting_worker_may_not_create() {
+    let emulator = emulator(1);
+    // A deputy worker with Environment Admin on the environment: it reads custom roles but
+    // may not create them.
+    Test::new()
+        .config_for(&emulator)
+        .args(["apply", "worker-app", "--var", "name=Deputy"])
+        .args(["--var", "roles=Environment Admin@environment"])
+        .run()
+        .success();
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let deputy = admin.application_named(&env, "Deputy").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = admin.secret(&env, &deputy);
+    let config =
+        crate::harness::config_text(&emulator).replace(&emulator.info().client_id, &deputy);
+    let before = writes(&emulator).len();
+    Test::new()
+        .file("p1run.toml", &config)
+        .env(crate::harness::SECRET_VAR, &secret)
+        .args(["apply", "authorize-worker-custom-role"])
+        .run()
+        .failure()
+        .stderr_has(&[
+            "pre-flight",
+            "create custom role \"PingOne Authorize Worker Role\"",
+            "lacks permissions:create:customRoles",
+            "nothing was",
+        ]);
+    assert_eq!(writes(&emulator)[before..], [] as [String; 0]);
+}

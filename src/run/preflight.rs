@@ -87,6 +87,40 @@ pub fn custom_refusal(
     )
 }
 
+/// The permission a custom role write needs: `permissions:create:customRoles` for a create,
+/// `permissions:update:customRoles` for an update (what PingOne's Custom Roles Admin and
+/// Organization Admin hold).
+pub fn custom_role_permission(write: &Write) -> Option<&'static str> {
+    match write {
+        Write::CreateCustomRole { .. } => Some("permissions:create:customRoles"),
+        Write::UpdateCustomRole { .. } => Some("permissions:update:customRoles"),
+        Write::DeleteCustomRole { .. } => Some("permissions:delete:customRoles"),
+        _ => None,
+    }
+}
+
+/// Whether an actor holding `held` holds `permission` over the target environment, by the
+/// permissions of its roles (`roles`: every role it may hold, built-in and custom).
+pub fn holds_permission(
+    held: &[RoleAssignment],
+    roles: &[Role],
+    permission: &str,
+    target_environment: &str,
+) -> bool {
+    let environment = ScopeRef {
+        id: target_environment.to_owned(),
+        kind: ScopeType::Environment,
+    };
+    held.iter()
+        .filter(|a| actor_covers(&a.scope, &environment, target_environment))
+        .any(|a| {
+            roles
+                .iter()
+                .find(|role| role.id == a.role.id)
+                .is_some_and(|role| role.permissions.iter().any(|p| p.id == permission))
+        })
+}
+
 /// Is the role `held_id` the wanted role, or one whose permissions include all of its? That
 /// is how PingOne's documented exceptions read ("you can assign the read-only variants of
 /// built-in roles that are assigned to you"); inferred, not verified.
@@ -248,6 +282,25 @@ mod tests {
             ),
             Some("does not hold it (or a role that includes it) at the same or a broader scope")
         );
+    }
+
+    #[test]
+    fn custom_role_writes_need_the_custom_roles_permissions_over_the_environment() {
+        let roles = vec![role(
+            "cra",
+            "Custom Roles Admin",
+            &["permissions:create:customRoles"],
+        )];
+        let write = Write::CreateCustomRole {
+            environment_id: "e".into(),
+            definition: Default::default(),
+        };
+        let permission = custom_role_permission(&write).unwrap();
+        let at_org = [held("cra", scope(ScopeType::Organization, "o"))];
+        let elsewhere = [held("cra", scope(ScopeType::Environment, "f"))];
+        assert!(holds_permission(&at_org, &roles, permission, "e"));
+        assert!(!holds_permission(&elsewhere, &roles, permission, "e"));
+        assert!(!holds_permission(&[], &roles, permission, "e"));
     }
 
     #[test]
