@@ -674,4 +674,48 @@ mod tests {
         );
         assert_eq!(update.change().symbol(), '~');
     }
+
+    #[test]
+    fn custom_role_updates_say_what_differs_and_undo_to_before() {
+        let definition = |description: &str, permissions: &[&str]| CustomRoleDefinition {
+            name: "R".into(),
+            description: Some(description.into()),
+            applicable_to: vec![ScopeType::Environment],
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            can_be_assigned_by: vec![],
+        };
+        let update = Write::UpdateCustomRole {
+            environment_id: "e".into(),
+            role: RoleRef {
+                id: "r1".into(),
+                name: "R".into(),
+            },
+            before: definition("a", &["x", "y"]),
+            after: definition("b", &["y", "z"]),
+        };
+        assert_eq!(
+            update.detail(),
+            "update custom role \"R\": description \"a\" -> \"b\", +permissions z, -permissions x"
+        );
+        assert_eq!(update.request().to_string(), "PUT /environments/e/roles/r1");
+        assert_eq!(update.change().resource, "custom_role");
+        let undo = Undo::of(&update, &Applied::Deleted);
+        let Some(Undo::Write(undo)) = undo else {
+            panic!("an update is undone by a write")
+        };
+        let Write::UpdateCustomRole { after, .. } = *undo else {
+            panic!("by the reverse update")
+        };
+        assert_eq!(after, definition("a", &["x", "y"]));
+        let create = Write::CreatePopulation {
+            environment_id: "e".into(),
+            name: "P".into(),
+            description: None,
+        };
+        assert_eq!(
+            create.request().to_string(),
+            "POST /environments/e/populations"
+        );
+        assert_eq!(create.change().symbol(), '+');
+    }
 }
