@@ -11,6 +11,8 @@ mod cli;
 mod client;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// Custom roles, populations, exact role sets and list_apps as primitives.
+mod custom_roles;
 // Fleet runs across many environments.
 mod fleet;
 // The example recipes.

@@ -12,6 +12,7 @@ const RECIPES: &[(&str, &[&str])] = &[
     ("authorize-worker", &[]),
     ("authorize-worker-http-service", &[]),
     ("authorize-worker-env-scoped", &[]),
+    ("authorize-worker-custom-role", &[]),
     (
         "worker-app",
         &["roles=Identity Data Admin@environment,Environment Admin@organization"],

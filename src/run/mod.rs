@@ -338,7 +338,11 @@ impl Runner<'_> {
     /// scope it names exists.
     fn preflight(&self, planned: &[Write], plan: &Session) -> Result<(), String> {
         let grants = preflight::grants(planned);
-        if grants.is_empty() {
+        let role_writes: Vec<&Write> = planned
+            .iter()
+            .filter(|write| preflight::custom_role_permission(write).is_some())
+            .collect();
+        if grants.is_empty() && role_writes.is_empty() {
             return Ok(());
         }
         let actor = &self.target.credentials;
@@ -349,8 +353,52 @@ impl Runner<'_> {
                 let roles = plan
                     .roles("pre-flight")
                     .map_err(|error| crate::host::session::error_message(&error))?;
+                if !role_writes.is_empty() {
+                    // The actor's roles may be custom ones too: judge them by the
+                    // environment's role list, which carries every role's permissions.
+                    let mut all: Vec<crate::client::Role> = roles.to_vec();
+                    let listed = plan
+                        .custom_roles("pre-flight")
+                        .map_err(|error| crate::host::session::error_message(&error))?;
+                    all.extend(listed.iter().filter(|r| r.is_custom()).map(|r| {
+                        crate::client::Role {
+                            id: r.id.clone(),
+                            name: r.name.clone(),
+                            description: None,
+                            applicable_to: r.applicable_to.clone(),
+                            permissions: r.permissions.clone(),
+                        }
+                    }));
+                    for write in &role_writes {
+                        let Some(permission) = preflight::custom_role_permission(write) else {
+                            continue;
+                        };
+                        if !preflight::holds_permission(&held, &all, permission, target_env) {
+                            problems.push(format!(
+                                "  {}: the acting worker lacks {permission} over the environment \
+                                 (Organization Admin or Custom Roles Admin hold it)",
+                                write.detail()
+                            ));
+                        }
+                    }
+                }
                 for grant in &grants {
-                    if let Some(why) = preflight::refusal(grant, &held, &roles, target_env) {
+                    // A role that is not built in is one of the environment's custom roles
+                    // (or one this plan creates), which PingOne judges by its own rule. Read
+                    // only then, so that runs without custom roles pay nothing for it.
+                    let custom = if roles.iter().any(|role| role.name == grant.role.name) {
+                        None
+                    } else {
+                        plan.custom_roles("pre-flight")
+                            .map_err(|error| crate::host::session::error_message(&error))?
+                            .into_iter()
+                            .find(|role| role.is_custom() && role.name == grant.role.name)
+                    };
+                    let refused = match &custom {
+                        Some(custom) => preflight::custom_refusal(grant, &held, custom, target_env),
+                        None => preflight::refusal(grant, &held, &roles, target_env),
+                    };
+                    if let Some(why) = refused {
                         problems.push(format!(
                             "  {:?} at {} {}: the acting worker {why}",
                             grant.role.name, grant.scope.kind, grant.scope.id
@@ -378,7 +426,7 @@ impl Runner<'_> {
             return Ok(());
         }
         Err(format!(
-            "pre-flight: PingOne would refuse these grants of the acting worker {}, so nothing was \
+            "pre-flight: PingOne would refuse these writes of the acting worker {}, so nothing was \
              changed:\n{}\nhint: grant the acting worker what it lacks (or run with a worker that \
              holds it), and check that every scope names something that exists",
             actor.client_id,

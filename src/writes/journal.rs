@@ -102,6 +102,50 @@ impl Undo {
                     application.name, application.id
                 )));
             }
+            (Write::CreatePopulation { environment_id, .. }, Applied::Population(population)) => {
+                Write::DeletePopulation {
+                    environment_id: environment_id.clone(),
+                    population: super::RoleRef {
+                        id: population.id.clone(),
+                        name: population.name.clone(),
+                    },
+                }
+            }
+            (Write::CreateCustomRole { environment_id, .. }, Applied::CustomRole(role)) => {
+                Write::DeleteCustomRole {
+                    environment_id: environment_id.clone(),
+                    role: super::RoleRef {
+                        id: role.id.clone(),
+                        name: role.name.clone(),
+                    },
+                }
+            }
+            (
+                Write::UpdateCustomRole {
+                    environment_id,
+                    role,
+                    before,
+                    after,
+                },
+                _,
+            ) => Write::UpdateCustomRole {
+                environment_id: environment_id.clone(),
+                role: role.clone(),
+                before: after.clone(),
+                after: before.clone(),
+            },
+            (Write::DeletePopulation { population, .. }, _) => {
+                return Some(Self::Impossible(format!(
+                    "population {:?} ({}) was deleted; it cannot be restored",
+                    population.name, population.id
+                )));
+            }
+            (Write::DeleteCustomRole { role, .. }, _) => {
+                return Some(Self::Impossible(format!(
+                    "custom role {:?} ({}) was deleted; it cannot be restored",
+                    role.name, role.id
+                )));
+            }
             (Write::RotateSecret { .. }, _) => {
                 return Some(Self::Impossible(
                     "a rotated secret cannot be restored; the previous one stays valid as configured"
