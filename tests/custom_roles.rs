@@ -557,3 +557,25 @@ fn the_pre_flight_refuses_a_custom_role_the_acting_worker_may_not_create() {
         ]);
     assert_eq!(writes(&emulator)[before..], [] as [String; 0]);
 }
+
+#[test]
+fn a_custom_role_outside_its_scope_types_is_refused_before_writing() {
+    let emulator = emulator(1);
+    Test::new()
+        .config_for(&emulator)
+        .file(
+            "recipe.rhai",
+            r#"let role = custom_role(#{ name: "Env Only", permissions: ["Identity Data Read Only"], applicable_to: ["ENVIRONMENT"] });
+let app = create_app(#{ name: "Y" });
+grant_role(app, role, organization());
+"#,
+        )
+        .args(["plan", "recipe.rhai"])
+        .run()
+        .status(1)
+        .stderr_has(&[
+            "recipe.rhai:3:1",
+            "\"Env Only\" cannot be granted at ORGANIZATION scope; it accepts ENVIRONMENT",
+        ]);
+    assert!(writes(&emulator).is_empty());
+}
