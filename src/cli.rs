@@ -3,7 +3,7 @@
 //! House rules, after xh: long flags for everything, `short` only for the common ones, an
 //! uppercase value name on every flag that takes a value.
 
-use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND};
+use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND, LOCAL};
 use crate::error::Error;
 use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
@@ -197,6 +197,9 @@ fn execute_run(
         }
     };
     let config = Config::discover(args.config.as_deref())?;
+    if let Some(config) = &config {
+        known_environments(&args.env, config)?;
+    }
     let limits = config
         .as_ref()
         .map(|c| c.limits.clone())
@@ -351,6 +354,30 @@ fn finish_fleet(
     } else {
         0
     })
+}
+
+/// Refuses an `--env` the config does not name before anything runs, suggesting the likely
+/// intended one (config.rs lists them; the suggestion is the command line's business).
+fn known_environments(names: &[String], config: &Config) -> Result<(), Error> {
+    let mut known = config.environment_names();
+    crate::suggest::natural_sort(&mut known);
+    for name in names {
+        if name != LOCAL && !known.contains(name) {
+            return Err(Error::Config {
+                path: config.path.clone(),
+                message: format!(
+                    "no environment named {name:?}{}; configured: {}",
+                    crate::suggest::did_you_mean(name, &known),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Error> {

@@ -23,13 +23,16 @@ pub enum Error {
     Usage(String),
     /// A recipe name that is neither bundled nor a readable file.
     #[error(
-        "no recipe {name:?}: it is not a bundled recipe ({known}) and not a readable .rhai file"
+        "no recipe {name:?}: it is not a bundled recipe ({known}) and not a readable .rhai \
+         file{suggestion}"
     )]
     UnknownRecipe {
         /// What was asked for.
         name: String,
         /// The bundled names.
         known: String,
+        /// ` (did you mean "…"?)` for a likely typo, else empty.
+        suggestion: String,
     },
     /// A script failed to compile or run.
     #[error("{0}")]
@@ -65,6 +68,8 @@ pub struct ScriptError {
     pub called_from: Vec<String>,
     /// A hint on what to do, when there is one.
     pub hint: Option<String>,
+    /// Where the failing value came from, e.g. the `--var` that carried it.
+    pub notes: Vec<String>,
 }
 
 /// A position in a script.
@@ -101,6 +106,9 @@ impl fmt::Display for ScriptError {
         }
         for caller in &self.called_from {
             write!(f, "\n  called from {caller}")?;
+        }
+        for note in &self.notes {
+            write!(f, "\nnote: {note}")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\nhint: {hint}")?;

@@ -16,6 +16,7 @@ pub mod recipes;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod suggest;
 pub mod writes;
 
 use clap::Parser;

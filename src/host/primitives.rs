@@ -763,7 +763,11 @@ fn find_role(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<
             names.sort_unstable();
             usage_failure(
                 primitive,
-                format!("unknown role {name:?}; valid roles: {}", names.join(", ")),
+                format!(
+                    "unknown role {name:?}{}; valid roles: {}",
+                    crate::suggest::did_you_mean(name, &names),
+                    names.join(", ")
+                ),
             )
         })
 }

@@ -253,6 +253,10 @@ impl Runner<'_> {
                 self.request.limits.max_operations,
             ))),
         }
+        .map_err(|mut error| {
+            error.notes = script::var_origins(&error.message, &self.request.vars);
+            error
+        })
     }
 
     /// Reads what nearly every recipe needs in one round trip after the token: the roles, the
@@ -494,6 +498,7 @@ fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptE
         location,
         called_from: Vec::new(),
         hint: None,
+        notes: Vec::new(),
     }
 }
 
@@ -503,5 +508,6 @@ fn plain_error(message: String) -> ScriptError {
         location: None,
         called_from: Vec::new(),
         hint: None,
+        notes: Vec::new(),
     }
 }
