@@ -50,6 +50,20 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A word for the kind of failure, for `--output json` documents.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config { .. } => "config",
+            Self::Usage(_) => "usage",
+            Self::UnknownRecipe { .. } => "unknown_recipe",
+            Self::Script(_) => "script",
+            Self::Client(_) => "api",
+            Self::Io { .. } => "io",
+        }
+    }
+}
+
 impl From<ClientError> for Error {
     fn from(error: ClientError) -> Self {
         Self::Client(Box::new(error))

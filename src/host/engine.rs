@@ -78,17 +78,19 @@ pub fn build(
     engine.disable_symbol("eval");
     // Ctrl-C ends the script between two operations (a request in flight completes first).
     engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
-    // stdout carries only results, so script output goes to the log.
+    // stdout carries only results, so script output goes to stderr (see `Printer`).
     // An apply runs the script twice (plan, then apply); the plan pass holds its prints back,
     // to be shown only if no apply pass follows, so that each shows once.
-    if session.quiet_prints() {
-        let held = session.clone();
-        engine.on_print(move |text| held.hold_print(text));
-    } else {
-        engine.on_print(|text| tracing::info!(target: "script", "{text}"));
-    }
-    engine.on_debug(|text, source, pos| {
-        tracing::debug!(target: "script", source = source.unwrap_or("<main>"), %pos, "{text}");
+    let printing = session.clone();
+    engine.on_print(move |text| printing.script_print(text));
+    let debugging = session.clone();
+    engine.on_debug(move |text, source, pos| {
+        let place = match (source, pos.line()) {
+            (Some(source), Some(line)) => format!("{source}:{line}"),
+            (None, Some(line)) => format!("line {line}"),
+            (source, None) => source.unwrap_or("<main>").to_owned(),
+        };
+        debugging.script_print(&format!("debug {place}: {text}"));
     });
     primitives::register(&mut engine, session);
     engine
@@ -106,29 +108,47 @@ struct RecipeResolver {
 
 impl RecipeResolver {
     fn load(&self, path: &str, pos: Position) -> Result<(String, String), Box<EvalAltResult>> {
-        if let Some(text) = recipes::library(path) {
-            return Ok((format!("scripts/{path}.rhai"), text.to_owned()));
-        }
         let not_found = || Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos));
-        let relative = Path::new(path);
-        let plain = relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        let dir = self
-            .script_dir
-            .as_ref()
-            .filter(|_| plain)
-            .ok_or_else(not_found)?;
-        let file = dir.join(format!("{path}.rhai"));
         // A saved plan carries the files its script imported: an apply of it runs exactly the
         // code that was reviewed, whatever the files on disk say now.
-        let text = match &self.frozen {
-            Some(frozen) => frozen.get(path).cloned().ok_or_else(not_found)?,
-            None => std::fs::read_to_string(&file).map_err(|_| not_found())?,
+        let (name, text) = match &self.frozen {
+            Some(frozen) if recipes::library(path).is_none() => {
+                let (name, _) =
+                    import_path(self.script_dir.as_deref(), path).ok_or_else(not_found)?;
+                (name, frozen.get(path).cloned().ok_or_else(not_found)?)
+            }
+            _ => import_text(self.script_dir.as_deref(), path).ok_or_else(not_found)?,
         };
-        lock(&self.sources.imported).insert(path.to_owned(), text.clone());
-        Ok((file.display().to_string(), text))
+        if recipes::library(path).is_none() {
+            lock(&self.sources.imported).insert(path.to_owned(), text.clone());
+        }
+        Ok((name, text))
     }
+}
+
+/// Where `import "path"` leads, as the runner resolves it: the bundled `lib/…` module, else
+/// `path.rhai` in `script_dir` when `path` is plain (no `..`, not absolute). The source name
+/// errors use, and the file on disk (`None` for a bundled module).
+pub fn import_path(script_dir: Option<&Path>, path: &str) -> Option<(String, Option<PathBuf>)> {
+    if recipes::library(path).is_some() {
+        return Some((format!("scripts/{path}.rhai"), None));
+    }
+    let plain = Path::new(path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    let file = script_dir.filter(|_| plain)?.join(format!("{path}.rhai"));
+    Some((file.display().to_string(), Some(file)))
+}
+
+/// The source name and text `import "path"` loads (see [`import_path`]), read from disk for a
+/// file beside the script.
+pub fn import_text(script_dir: Option<&Path>, path: &str) -> Option<(String, String)> {
+    let (name, file) = import_path(script_dir, path)?;
+    let text = match file {
+        None => recipes::library(path)?.to_owned(),
+        Some(file) => std::fs::read_to_string(file).ok()?,
+    };
+    Some((name, text))
 }
 
 impl ModuleResolver for RecipeResolver {

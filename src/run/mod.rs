@@ -11,7 +11,7 @@ pub mod shared;
 pub mod target;
 
 pub use script::{SavedPlan, Script};
-pub use shared::{Shared, StepListener, runtime};
+pub use shared::{PrintListener, Shared, StepListener, runtime};
 pub use target::{Destination, destination};
 
 use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
@@ -19,7 +19,7 @@ use crate::config::{Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, Location, ScriptError};
 use crate::host::engine::{self, Sources};
-use crate::host::session::{Reads, lock};
+use crate::host::session::{Printer, Reads, lock};
 use crate::host::{Mode, Session, primitives, render};
 use crate::report::{RunOutcome, Status};
 use crate::writes::batch::{BatchFailure, elapsed_ms};
@@ -47,6 +47,10 @@ pub struct RunRequest<'a> {
     pub saved_plan: Option<&'a SavedPlan>,
     /// `apply --rollback-on-failure`.
     pub rollback_on_failure: bool,
+    /// `--quiet`: no script `print()`/`debug()` output.
+    pub quiet: bool,
+    /// Prefix script output with the environment's name (fleets).
+    pub label_prints: bool,
 }
 
 /// What one run did: the outcome, the script error if any, the journal for the report.
@@ -121,6 +125,7 @@ pub fn run(
         roles: shared.roles_cell(&target),
         actor: shared.actor_cell(&target),
         on_step: lock(&shared.on_step).clone(),
+        on_print: lock(&shared.on_print).clone(),
         imports: Mutex::default(),
     };
 
@@ -139,6 +144,7 @@ struct Runner<'a> {
     roles: RolesCell,
     actor: ActorCell,
     on_step: Option<StepListener>,
+    on_print: Option<PrintListener>,
     imports: Mutex<BTreeMap<String, String>>,
 }
 
@@ -206,6 +212,11 @@ impl Runner<'_> {
             expected,
         );
         let plan_pass_of_apply = mode == Mode::Plan && self.request.mode == Mode::Apply;
+        let session = session.with_printer(Printer {
+            quiet: self.request.quiet,
+            label: self.request.label_prints.then(|| self.target.name.clone()),
+            sink: self.on_print.clone(),
+        });
         Arc::new(if plan_pass_of_apply {
             session.with_quiet_prints()
         } else {
