@@ -209,7 +209,7 @@ fn declarations_as_rhai(definitions: &str) -> (String, usize) {
             .0;
         let params = &rest[..close];
         assert!(rest.trim_end().ends_with(';'), "unterminated: {line}");
-        let name = head.trim().replace(' ', "_").replace('$', "_");
+        let name = head.trim().replace([' ', '$'], "_");
         if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
             continue; // an operator such as `+` declared as a function
         }
