@@ -63,7 +63,6 @@ impl Printer {
             Some(label) => format!("[{label}] {text}"),
             None => text.to_owned(),
         };
-        tracing::debug!(target: "script", "{line}");
         match &self.sink {
             Some(sink) => sink(&line),
             None => eprintln!("{line}"),
