@@ -137,6 +137,8 @@ fn run_fleet(config: &Config) -> u64 {
         retry: config.retry.policy(),
         saved_plan: None,
         rollback_on_failure: false,
+        quiet: true,
+        label_prints: true,
     };
     let shared = Shared::new(Some(config.fleet.requests_per_second)).expect("shared");
     let names = config.environment_names();

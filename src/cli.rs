@@ -3,14 +3,15 @@
 //! House rules, after xh: long flags for everything, `short` only for the common ones, an
 //! uppercase value name on every flag that takes a value.
 
-use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND};
+use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND, LOCAL};
 use crate::error::Error;
 use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
 use crate::report::Report;
 use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::style::ColorWhen;
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -26,6 +27,14 @@ pub struct Arguments {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Hide the recipe's own print() and debug() lines (shown on stderr by default).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// When to use colours; `auto`: only on a terminal, and not when NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
+    pub color: ColorWhen,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -40,12 +49,59 @@ pub enum Command {
     /// Show what a recipe would change, writing nothing. Exit 0: nothing to change; 2: changes
     /// pending; 1: error (a drift check CI can gate on).
     Plan(PlanArgs),
+    /// Check recipes offline, without a config or any request: syntax, unknown functions and
+    /// wrong argument counts, imports, `--var` names. Exit 0: all fine; 1: problems (each at
+    /// file:line:col). Fast enough for a pre-commit hook.
+    Check(CheckArgs),
     /// List the bundled recipes and their params.
-    Recipes,
+    Recipes(RecipesArgs),
     /// List the primitives scripts can call, with their signatures.
     Primitives,
+    /// Write Rhai definition files (`.d.rhai`: every primitive and type, with its doc) for the
+    /// Rhai language server and editor extensions.
+    Definitions(DefinitionsArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout.
+    Man,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
+}
+
+/// `p1run check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Bundled recipe names or paths to .rhai scripts.
+    #[arg(value_name = "RECIPE", required = true)]
+    pub recipes: Vec<String>,
+
+    /// A param the recipes will be given, `name=value`: checked to be one of their params.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// `p1run recipes`.
+#[derive(Debug, Args)]
+pub struct RecipesArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
+/// `p1run definitions`.
+#[derive(Debug, Args)]
+pub struct DefinitionsArgs {
+    /// Directory to write the definition files into (created if missing).
+    #[arg(value_name = "DIR", default_value = ".rhai/definitions")]
+    pub dir: PathBuf,
+}
+
+/// `p1run completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Flags shared by the commands that run a recipe.
@@ -85,7 +141,7 @@ pub struct RunArgs {
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
-    /// Output format on stdout.
+    /// Output format on stdout; `ndjson`: one line per environment as it finishes.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
     pub output: OutputFormat,
 
@@ -131,6 +187,15 @@ pub enum OutputFormat {
     Text,
     /// One JSON document.
     Json,
+    /// One JSON document per line: one per environment as it finishes, then the summary.
+    Ndjson,
+}
+
+impl OutputFormat {
+    /// JSON of either kind: failures are reported as a JSON document too.
+    pub fn is_json(self) -> bool {
+        matches!(self, Self::Json | Self::Ndjson)
+    }
 }
 
 fn parse_var(raw: &str) -> Result<(String, String), String> {
@@ -142,29 +207,71 @@ fn parse_var(raw: &str) -> Result<(String, String), String> {
     }
 }
 
-impl Command {
+impl Arguments {
     /// Runs the command; the `Ok` value is the exit code.
     pub fn execute(self) -> Result<i32, Error> {
-        match self {
-            Self::Apply(args) => execute_run(
+        let quiet = self.quiet;
+        match self.command {
+            Command::Apply(args) => execute_run(
                 &args.run,
                 Mode::Apply,
                 args.plan.as_deref(),
                 args.rollback_on_failure,
                 None,
+                quiet,
             ),
-            Self::Plan(args) => {
-                execute_run(&args.run, Mode::Plan, None, false, args.out.as_deref())
-            }
-            Self::Recipes => {
-                print!("{}", recipes_listing());
+            Command::Plan(args) => execute_run(
+                &args.run,
+                Mode::Plan,
+                None,
+                false,
+                args.out.as_deref(),
+                quiet,
+            ),
+            Command::Check(args) => execute_check(&args),
+            Command::Recipes(args) => {
+                let text = match args.output {
+                    OutputFormat::Text => recipes_listing(),
+                    OutputFormat::Json => {
+                        serde_json::to_string_pretty(&recipes_json()).unwrap_or_default() + "\n"
+                    }
+                    OutputFormat::Ndjson => {
+                        let lines: Vec<String> = recipes_json()
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(ToString::to_string)
+                            .collect();
+                        lines.join("\n") + "\n"
+                    }
+                };
+                print_stdout(&text)?;
                 Ok(0)
             }
-            Self::Primitives => {
+            Command::Primitives => {
                 print!("{}", primitives_listing()?);
                 Ok(0)
             }
-            Self::Emulator(args) => {
+            Command::Definitions(args) => execute_definitions(&args.dir),
+            Command::Completions(args) => {
+                let mut command = Self::command();
+                let mut out = Vec::new();
+                clap_complete::generate(args.shell, &mut command, "p1run", &mut out);
+                print_stdout(&String::from_utf8_lossy(&out))?;
+                Ok(0)
+            }
+            Command::Man => {
+                let mut out = Vec::new();
+                clap_mangen::Man::new(Self::command())
+                    .render(&mut out)
+                    .map_err(|source| Error::Io {
+                        context: "rendering the manual page".into(),
+                        source,
+                    })?;
+                print_stdout(&String::from_utf8_lossy(&out))?;
+                Ok(0)
+            }
+            Command::Emulator(args) => {
                 let options = args.options().map_err(Error::Usage)?;
                 crate::emulator::serve_until_interrupted(options).map_err(|source| Error::Io {
                     context: "serving the emulator".into(),
@@ -174,6 +281,91 @@ impl Command {
             }
         }
     }
+
+    /// The output format the command asked for (text for commands without `--output`).
+    pub fn output(&self) -> OutputFormat {
+        match &self.command {
+            Command::Apply(args) => args.run.output,
+            Command::Plan(args) => args.run.output,
+            Command::Recipes(args) => args.output,
+            _ => OutputFormat::Text,
+        }
+    }
+}
+
+fn execute_check(args: &CheckArgs) -> Result<i32, Error> {
+    let started = std::time::Instant::now();
+    let (engine, docs) = crate::host::primitives::offline_engine()?;
+    let functions = crate::check::engine_functions(&engine);
+    let signatures: std::collections::HashMap<&str, &str> = docs
+        .iter()
+        .map(|doc| {
+            let name = doc.signature.split('(').next().unwrap_or_default();
+            (name, doc.signature)
+        })
+        .collect();
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let mut problems = 0;
+    let mut stderr = String::new();
+    let mut stdout = String::new();
+    for recipe in &args.recipes {
+        match crate::check::check(&engine, &functions, &signatures, recipe, &vars) {
+            Ok(checked) if checked.problems.is_empty() => {
+                let params: Vec<&str> = checked.params.iter().map(|p| p.name.as_str()).collect();
+                stdout.push_str(&format!(
+                    "{}: ok{}\n",
+                    checked.name,
+                    if params.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (params: {})", params.join(", "))
+                    }
+                ));
+            }
+            Ok(checked) => {
+                problems += checked.problems.len();
+                for problem in &checked.problems {
+                    stderr.push_str(&format!("{} {problem}\n", crate::style::error_label()));
+                }
+            }
+            Err(error) => {
+                problems += 1;
+                stderr.push_str(&format!("{} {error}\n", crate::style::error_label()));
+            }
+        }
+    }
+    print_stdout(&stdout)?;
+    eprint!("{stderr}");
+    tracing::info!(
+        "checked {} recipe(s) in {:?}",
+        args.recipes.len(),
+        started.elapsed()
+    );
+    if problems > 0 {
+        eprintln!("{problems} problem(s) in {} recipe(s)", args.recipes.len());
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+fn execute_definitions(dir: &std::path::Path) -> Result<i32, Error> {
+    let (engine, _) = crate::host::primitives::offline_engine()?;
+    let io = |source| Error::Io {
+        context: format!("writing definitions to {}", dir.display()),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    engine
+        .definitions()
+        .with_headers(true)
+        .include_standard_packages(true)
+        .write_to_dir(dir)
+        .map_err(io)?;
+    eprintln!(
+        "wrote Rhai definitions to {} (point your editor's Rhai language server at it)",
+        dir.display()
+    );
+    Ok(0)
 }
 
 fn execute_run(
@@ -182,6 +374,7 @@ fn execute_run(
     saved_plan: Option<&std::path::Path>,
     rollback_on_failure: bool,
     plan_out: Option<&std::path::Path>,
+    quiet: bool,
 ) -> Result<i32, Error> {
     let saved_plan = saved_plan.map(SavedPlan::load).transpose()?;
     let (script, vars) = match &saved_plan {
@@ -197,10 +390,14 @@ fn execute_run(
         }
     };
     let config = Config::discover(args.config.as_deref())?;
+    if let Some(config) = &config {
+        known_environments(&args.env, config)?;
+    }
     let limits = config
         .as_ref()
         .map(|c| c.limits.clone())
         .unwrap_or_default();
+    let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
     let request = RunRequest {
         script: &script,
         vars: vars.clone(),
@@ -212,12 +409,13 @@ fn execute_run(
             .unwrap_or_default(),
         saved_plan: saved_plan.as_ref(),
         rollback_on_failure,
+        quiet,
+        label_prints: fleet,
     };
     let budget = config
         .as_ref()
         .map_or(DEFAULT_REQUESTS_PER_SECOND, |c| c.fleet.requests_per_second);
     let shared = Shared::new(Some(budget))?;
-    let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
     if fleet {
         let config = config.as_ref().ok_or_else(|| {
             Error::Usage(
@@ -230,11 +428,28 @@ fn execute_run(
             ));
         }
         let mut names = config.select(&args.env, &args.group, args.all)?;
+        // Natural order everywhere a fleet is listed or split: env-2 before env-10.
+        crate::suggest::natural_sort(&mut names);
         if let Some(shard) = args.shard {
             names = shard.take(names);
         }
         let started = std::time::Instant::now();
-        let results = fleet::run(&request, &names, config, &shared, usize::from(args.jobs));
+        let stream = |environment: &EnvironmentResult| {
+            if args.output == OutputFormat::Ndjson {
+                let line =
+                    serde_json::to_string(&environment.outcome(&script.name)).unwrap_or_default();
+                // A closed stdout surfaces when the summary is printed.
+                let _ = print_stdout(&(line + "\n"));
+            }
+        };
+        let results = fleet::run_streaming(
+            &request,
+            &names,
+            config,
+            &shared,
+            usize::from(args.jobs),
+            &stream,
+        );
         return finish_fleet(
             args,
             &script.name,
@@ -298,13 +513,16 @@ fn execute_run(
     let outcome = &result.outcome;
     let text = match (args.output, &result.error) {
         (OutputFormat::Json, _) => json_text(&with_target(outcome, target)),
+        (OutputFormat::Ndjson, _) => {
+            serde_json::to_string(&with_target(outcome, target)).unwrap_or_default() + "\n"
+        }
         (OutputFormat::Text, None) if planning => outcome.to_plan_text(),
         (OutputFormat::Text, None) => outcome.to_text(),
         (OutputFormat::Text, Some(_)) => String::new(),
     };
-    print_stdout(&text)?;
+    print_stdout(&crate::style::paint_changes(&text, crate::style::stdout()))?;
     if let Some(error) = &result.error {
-        eprintln!("error: {error}");
+        eprintln!("{} {error}", crate::style::error_label());
         if let Some(note) = outcome.partial_changes_note() {
             eprintln!("{note}");
         }
@@ -355,7 +573,20 @@ fn finish_fleet(
             }
             json_text(&document)
         }
-        OutputFormat::Text => summary.to_text(),
+        // The environments went out as they finished; the last line sums them up.
+        OutputFormat::Ndjson => {
+            let line = serde_json::json!({
+                "recipe": summary.recipe,
+                "status": summary.status,
+                "environment_count": summary.environments.len(),
+                "requests": summary.requests,
+                "duration_ms": summary.duration_ms,
+            });
+            line.to_string() + "\n"
+        }
+        OutputFormat::Text => {
+            crate::style::paint_changes(&summary.to_text(), crate::style::stdout())
+        }
     };
     print_stdout(&text)?;
     let mut failed = false;
@@ -364,13 +595,13 @@ fn finish_fleet(
         match &env.result {
             Ok(result) => {
                 if let Some(error) = &result.error {
-                    eprintln!("error: {}: {error}", env.name);
+                    eprintln!("{} {}: {error}", crate::style::error_label(), env.name);
                 }
                 if let Some(note) = result.outcome.partial_changes_note() {
                     eprintln!("{note}");
                 }
             }
-            Err(error) => eprintln!("error: {}: {error}", env.name),
+            Err(error) => eprintln!("{} {}: {error}", crate::style::error_label(), env.name),
         }
     }
     let pending = summary.environments.iter().any(|o| !o.changes.is_empty());
@@ -400,6 +631,30 @@ fn with_target(document: &impl serde::Serialize, target: &str) -> serde_json::Va
 
 fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+/// Refuses an `--env` the config does not name before anything runs, suggesting the likely
+/// intended one (config.rs lists them; the suggestion is the command line's business).
+fn known_environments(names: &[String], config: &Config) -> Result<(), Error> {
+    let mut known = config.environment_names();
+    crate::suggest::natural_sort(&mut known);
+    for name in names {
+        if name != LOCAL && !known.contains(name) {
+            return Err(Error::Config {
+                path: config.path.clone(),
+                message: format!(
+                    "no environment named {name:?}{}; configured: {}",
+                    crate::suggest::did_you_mean(name, &known),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Error> {
@@ -437,6 +692,19 @@ fn recipes_listing() -> String {
         }
     }
     text
+}
+
+fn recipes_json() -> serde_json::Value {
+    recipes::RECIPES
+        .iter()
+        .map(|recipe| {
+            serde_json::json!({
+                "name": recipe.name,
+                "description": recipes::description(recipe.source),
+                "params": recipes::params(recipe.source),
+            })
+        })
+        .collect()
 }
 
 fn primitives_listing() -> Result<String, Error> {

@@ -23,13 +23,16 @@ pub enum Error {
     Usage(String),
     /// A recipe name that is neither bundled nor a readable file.
     #[error(
-        "no recipe {name:?}: it is not a bundled recipe ({known}) and not a readable .rhai file"
+        "no recipe {name:?}: it is not a bundled recipe ({known}) and not a readable .rhai \
+         file{suggestion}"
     )]
     UnknownRecipe {
         /// What was asked for.
         name: String,
         /// The bundled names.
         known: String,
+        /// ` (did you mean "…"?)` for a likely typo, else empty.
+        suggestion: String,
     },
     /// A script failed to compile or run.
     #[error("{0}")]
@@ -45,6 +48,20 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// A word for the kind of failure, for `--output json` documents.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config { .. } => "config",
+            Self::Usage(_) => "usage",
+            Self::UnknownRecipe { .. } => "unknown_recipe",
+            Self::Script(_) => "script",
+            Self::Client(_) => "api",
+            Self::Io { .. } => "io",
+        }
+    }
 }
 
 impl From<ClientError> for Error {
@@ -65,6 +82,8 @@ pub struct ScriptError {
     pub called_from: Vec<String>,
     /// A hint on what to do, when there is one.
     pub hint: Option<String>,
+    /// Where the failing value came from, e.g. the `--var` that carried it.
+    pub notes: Vec<String>,
 }
 
 /// A position in a script.
@@ -88,6 +107,7 @@ impl ScriptError {
             location: None,
             called_from: Vec::new(),
             hint: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -113,6 +133,9 @@ impl fmt::Display for ScriptError {
         }
         for caller in &self.called_from {
             write!(f, "\n  called from {caller}")?;
+        }
+        for note in &self.notes {
+            write!(f, "\nnote: {note}")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\nhint: {hint}")?;

@@ -91,11 +91,26 @@ pub fn run(
     shared: &Shared,
     jobs: usize,
 ) -> Vec<EnvironmentResult> {
+    run_streaming(request, names, config, shared, jobs, &|_| {})
+}
+
+/// [`run`], telling `finished` about each environment as soon as it ends (`--output ndjson`).
+pub fn run_streaming(
+    request: &RunRequest<'_>,
+    names: &[String],
+    config: &Config,
+    shared: &Shared,
+    jobs: usize,
+    finished: &(dyn Fn(&EnvironmentResult) + Sync),
+) -> Vec<EnvironmentResult> {
     let progress = std::sync::Arc::new(Progress::new(names.len()));
     let listener = progress.clone();
     shared.on_step(std::sync::Arc::new(move |name: &str, step: &str| {
         listener.step(name, step)
     }));
+    // Script prints go above the progress bar, not through it.
+    let printer = progress.clone();
+    shared.on_print(std::sync::Arc::new(move |line: &str| printer.print(line)));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<EnvironmentResult>>> =
         Mutex::new((0..names.len()).map(|_| None).collect());
@@ -128,6 +143,7 @@ pub fn run(
                         result,
                     };
                     progress.finished(&environment);
+                    finished(&environment);
                     crate::host::session::lock(&results)[index] = Some(environment);
                 }
             });
@@ -226,6 +242,13 @@ impl Progress {
         }
     }
 
+    fn print(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     fn redraw(&self, state: &(usize, Vec<(String, String)>)) {
         if let Some(bar) = &self.bar {
             let running = state
@@ -308,7 +331,8 @@ impl FleetOutcome {
         }
     }
 
-    /// The readable summary: a line per environment, then the totals.
+    /// The readable summary: each environment with its changes (deletions first, marked), then
+    /// the totals.
     pub fn to_text(&self) -> String {
         let width = self
             .environments
@@ -343,10 +367,11 @@ impl FleetOutcome {
                 }
             };
             text.push_str(&format!(
-                "  {:<width$}  {:<11}  {what}\n",
+                "{:<width$}  {:<11}  {what}\n",
                 outcome.environment,
                 status_word(outcome.status)
             ));
+            text.push_str(&change_lines(outcome));
         }
         let failed = self
             .environments
@@ -367,6 +392,35 @@ impl FleetOutcome {
         ));
         text
     }
+}
+
+/// One environment's changes, one a line: deletions (and revocations) first, marked, since
+/// they are what a reviewer must not miss in a long fleet plan; then the rest in order.
+fn change_lines(outcome: &RunOutcome) -> String {
+    let planned = outcome.status == Status::Planned;
+    let (removals, others): (Vec<_>, Vec<_>) = outcome
+        .changes
+        .iter()
+        .partition(|change| change.symbol() == '-');
+    let mut text = String::new();
+    for change in removals.into_iter().chain(others) {
+        let marker = if change.symbol() == '-' {
+            "  (deletion)"
+        } else {
+            ""
+        };
+        let id = if planned {
+            String::new()
+        } else {
+            format!("  [{}]", change.id)
+        };
+        text.push_str(&format!(
+            "  {} {}{id}{marker}\n",
+            change.symbol(),
+            change.detail
+        ));
+    }
+    text
 }
 
 #[cfg(test)]

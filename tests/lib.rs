@@ -7,6 +7,8 @@ mod kit;
 mod apply;
 // The listing commands and the run report.
 mod cli;
+// Completions, man, check, definitions, suggestions, colours, prints, fleet listings.
+mod cli_conveniences;
 // The PingOne API client against the emulator.
 mod client;
 // Bad input: one clear message, exit 1, no panic.

@@ -79,17 +79,19 @@ pub fn build(
     engine.disable_symbol("eval");
     // Ctrl-C ends the script between two operations (a request in flight completes first).
     engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
-    // stdout carries only results, so script output goes to the log.
+    // stdout carries only results, so script output goes to stderr (see `Printer`).
     // An apply runs the script twice (plan, then apply); the plan pass holds its prints back,
     // to be shown only if no apply pass follows, so that each shows once.
-    if session.quiet_prints() {
-        let held = session.clone();
-        engine.on_print(move |text| held.hold_print(text));
-    } else {
-        engine.on_print(|text| tracing::info!(target: "script", "{text}"));
-    }
-    engine.on_debug(|text, source, pos| {
-        tracing::debug!(target: "script", source = source.unwrap_or("<main>"), %pos, "{text}");
+    let printing = session.clone();
+    engine.on_print(move |text| printing.script_print(text));
+    let debugging = session.clone();
+    engine.on_debug(move |text, source, pos| {
+        let place = match (source, pos.line()) {
+            (Some(source), Some(line)) => format!("{source}:{line}"),
+            (None, Some(line)) => format!("line {line}"),
+            (source, None) => source.unwrap_or("<main>").to_owned(),
+        };
+        debugging.script_print(&format!("debug {place}: {text}"));
     });
     primitives::register(&mut engine, session);
     engine
@@ -149,26 +151,18 @@ struct RecipeResolver {
 
 impl RecipeResolver {
     fn load(&self, path: &str, pos: Position) -> Result<(String, String), Box<EvalAltResult>> {
-        if let Some(text) = recipes::library(path) {
-            return Ok((format!("scripts/{path}.rhai"), text.to_owned()));
-        }
         let not_found = || Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos));
-        let relative = Path::new(path);
-        let plain = relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        let dir = self
-            .script_dir
-            .as_ref()
-            .filter(|_| plain)
-            .ok_or_else(not_found)?;
-        let file = dir.join(format!("{path}.rhai"));
         // A saved plan carries the files its script imported: an apply of it runs exactly the
         // code that was reviewed, whatever the files on disk say now.
-        let text = match &self.frozen {
-            Some(frozen) => frozen.get(path).cloned().ok_or_else(not_found)?,
-            None => {
-                let refused = |why: String| {
+        let (name, text) = match &self.frozen {
+            Some(frozen) if recipes::library(path).is_none() => {
+                let (name, _) =
+                    import_path(self.script_dir.as_deref(), path).ok_or_else(not_found)?;
+                (name, frozen.get(path).cloned().ok_or_else(not_found)?)
+            }
+            _ => import_text(self.script_dir.as_deref(), path).map_err(|error| match error {
+                ImportError::NotFound => not_found(),
+                ImportError::Refused(why) => {
                     let mut map = rhai::Map::new();
                     map.insert(
                         "message".into(),
@@ -179,33 +173,67 @@ impl RecipeResolver {
                         .into(),
                     );
                     Box::new(EvalAltResult::ErrorRuntime(map.into(), pos))
-                };
-                // A symlink (or a linked folder) beside the script must not reach outside
-                // its folder: resolve both and compare.
-                let real = file.canonicalize().map_err(|_| not_found())?;
-                let folder = if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir.as_path()
-                };
-                let folder = folder.canonicalize().map_err(|_| not_found())?;
-                if !real.starts_with(&folder) {
-                    return Err(refused(format!(
-                        "{} resolves to {}, outside the script's folder {}",
-                        file.display(),
-                        real.display(),
-                        folder.display()
-                    )));
                 }
-                read_source(&real).map_err(|error| match error {
-                    SourceError::Unreadable(_) => not_found(),
-                    invalid => refused(format!("{}: {invalid}", file.display())),
-                })?
-            }
+            })?,
         };
-        lock(&self.sources.imported).insert(path.to_owned(), text.clone());
-        Ok((file.display().to_string(), text))
+        if recipes::library(path).is_none() {
+            lock(&self.sources.imported).insert(path.to_owned(), text.clone());
+        }
+        Ok((name, text))
     }
+}
+
+/// Where `import "path"` leads, as the runner resolves it: the bundled `lib/…` module, else
+/// `path.rhai` in `script_dir` when `path` is plain (no `..`, not absolute). The source name
+/// errors use, and the file on disk (`None` for a bundled module).
+pub fn import_path(script_dir: Option<&Path>, path: &str) -> Option<(String, Option<PathBuf>)> {
+    if recipes::library(path).is_some() {
+        return Some((format!("scripts/{path}.rhai"), None));
+    }
+    let plain = Path::new(path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    let file = script_dir.filter(|_| plain)?.join(format!("{path}.rhai"));
+    Some((file.display().to_string(), Some(file)))
+}
+
+/// Why `import "path"` loads nothing.
+#[derive(Debug)]
+pub enum ImportError {
+    /// No such module or file.
+    NotFound,
+    /// The file exists but may not be imported, and why.
+    Refused(String),
+}
+
+/// The source name and text `import "path"` loads (see [`import_path`]), read from disk for a
+/// file beside the script. A symlink (or a linked folder) beside the script must not reach
+/// outside its folder, so both are resolved and compared; the file must be UTF-8.
+pub fn import_text(script_dir: Option<&Path>, path: &str) -> Result<(String, String), ImportError> {
+    let (name, file) = import_path(script_dir, path).ok_or(ImportError::NotFound)?;
+    let Some(file) = file else {
+        let text = recipes::library(path).ok_or(ImportError::NotFound)?;
+        return Ok((name, text.to_owned()));
+    };
+    let real = file.canonicalize().map_err(|_| ImportError::NotFound)?;
+    let folder = match script_dir {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let folder = folder.canonicalize().map_err(|_| ImportError::NotFound)?;
+    if !real.starts_with(&folder) {
+        return Err(ImportError::Refused(format!(
+            "{} resolves to {}, outside the script's folder {}",
+            file.display(),
+            real.display(),
+            folder.display()
+        )));
+    }
+    let text = read_source(&real).map_err(|error| match error {
+        SourceError::Unreadable(_) => ImportError::NotFound,
+        invalid => ImportError::Refused(format!("{}: {invalid}", file.display())),
+    })?;
+    Ok((name, text))
 }
 
 impl ModuleResolver for RecipeResolver {

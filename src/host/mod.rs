@@ -98,5 +98,6 @@ fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptE
         location,
         called_from: Vec::new(),
         hint: None,
+        notes: Vec::new(),
     }
 }

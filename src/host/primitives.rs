@@ -47,6 +47,7 @@ macro_rules! primitive {
         // Volatile: a primitive talks to PingOne, so the optimizer must never fold a call.
         FuncRegistration::new(name)
             .with_volatility(true)
+            .with_params_info(params_info($signature))
             .with_comments([comment])
             .register_into_engine(registrar.engine, $func);
         registrar.docs.push(PrimitiveDoc {
@@ -54,6 +55,37 @@ macro_rules! primitive {
             doc,
         });
     }};
+}
+
+/// A primitive's documented signature as Rhai's metadata wants it (`name: type` each, then
+/// the return type), in the type names Rhai's definitions use, so that `p1run definitions`
+/// shows `grant_role(app: App, role: string, scope: Scope) -> App` rather than the Rust
+/// return type.
+fn params_info(signature: &str) -> Vec<String> {
+    let rhai_type = |name: &str| -> String {
+        match name.trim() {
+            "String" => "string".into(),
+            "Map" => "map".into(),
+            "Array" => "array".into(),
+            "" => "()".into(),
+            other if other.contains('|') => "?".into(),
+            other => other.into(),
+        }
+    };
+    let (call, returns) = signature.split_once("->").unwrap_or((signature, ""));
+    let inner = call
+        .split_once('(')
+        .map_or("", |(_, rest)| rest.trim_end().trim_end_matches(')'));
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|param| !param.is_empty())
+        .map(|param| match param.split_once(':') {
+            Some((name, kind)) => format!("{}: {}", name.trim(), rhai_type(kind)),
+            None => param.to_owned(),
+        })
+        .chain(std::iter::once(rhai_type(returns)))
+        .collect()
 }
 
 /// The supported token endpoint auth methods, for error messages.
@@ -986,7 +1018,8 @@ fn find_role(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<
     Err(usage_failure(
         primitive,
         format!(
-            "unknown role {name:?}; valid roles (built-in and this environment's custom roles): {}",
+            "unknown role {name:?}{}; valid roles (built-in and this environment's custom roles): {}",
+            crate::suggest::did_you_mean(name, &names),
             names.join(", ")
         ),
     ))
@@ -1555,7 +1588,16 @@ fn call_site(context: &NativeCallContext<'_>) -> CallSite {
 /// The primitives' docs, for `p1run primitives`: read from a real engine registration, so the
 /// list cannot drift from what scripts get. Nothing is sent anywhere.
 pub fn docs() -> Result<Vec<PrimitiveDoc>, crate::error::Error> {
+    Ok(offline_engine()?.1)
+}
+
+/// An engine with the standard library and every primitive registered, as a run builds it,
+/// but bound to no environment: for what needs the functions' signatures and docs and never
+/// calls one (`primitives`, `check`, `definitions`). Its session's client points nowhere and
+/// its runtime is a bare current-thread one that never runs a task: nothing is sent.
+pub fn offline_engine() -> Result<(Engine, Vec<PrimitiveDoc>), crate::error::Error> {
     use crate::client::{Client, ClientOptions, Credentials, Endpoints, Region};
+    use rhai::packages::Package as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|source| crate::error::Error::Io {
@@ -1581,7 +1623,12 @@ pub fn docs() -> Result<Vec<PrimitiveDoc>, crate::error::Error> {
         None,
     ));
     let mut engine = Engine::new_raw();
-    Ok(register(&mut engine, &session))
+    engine.register_global_module(rhai::packages::StandardPackage::new().as_shared_module());
+    // As `engine::build` sets them, so that what compiles here compiles in a run.
+    engine.set_max_expr_depths(64, 32);
+    engine.disable_symbol("eval");
+    let docs = register(&mut engine, &session);
+    Ok((engine, docs))
 }
 
 /// A script's value as JSON for the run's `outputs`. Host types become plain data; a
@@ -1633,6 +1680,20 @@ mod tests {
 
     fn parsed(raw: &str, default: Dynamic) -> Result<String, &'static str> {
         parse_param(raw, &default).map(|value| value.to_string())
+    }
+
+    #[test]
+    fn signatures_become_rhai_params_info() {
+        assert_eq!(
+            params_info("grant_role(app: App, role: String, scope: Scope) -> App"),
+            ["app: App", "role: string", "scope: Scope", "App"]
+        );
+        assert_eq!(params_info("env() -> Env"), ["Env"]);
+        assert_eq!(params_info("delete_app(app: App)"), ["app: App", "()"]);
+        assert_eq!(
+            params_info("find_app(name: String) -> App | ()"),
+            ["name: string", "?"]
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub fn render(
         location,
         called_from,
         hint,
+        notes: Vec::new(),
     }
 }
 

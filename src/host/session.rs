@@ -31,6 +31,48 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+/// Shows a script line (already prefixed) instead of writing it to stderr.
+pub type PrintSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where a script's `print()` and `debug()` lines go: stderr (stdout carries only results),
+/// prefixed with the environment in a fleet, nowhere with `--quiet`.
+#[derive(Clone, Default)]
+pub struct Printer {
+    /// `--quiet`: show nothing.
+    pub quiet: bool,
+    /// The environment name to prefix each line with (fleets).
+    pub label: Option<String>,
+    /// Where the lines go instead of stderr (a fleet's progress display draws them above
+    /// its bar).
+    pub sink: Option<PrintSink>,
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Printer")
+            .field("quiet", &self.quiet)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Printer {
+    /// Shows one script line.
+    pub fn show(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = match &self.label {
+            Some(label) => format!("[{label}] {text}"),
+            None => text.to_owned(),
+        };
+        match &self.sink {
+            Some(sink) => sink(&line),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
 /// What a run does with the writes its primitives decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -188,6 +230,7 @@ pub struct Session {
     batch: Batch,
     quiet_prints: bool,
     held_prints: Mutex<Vec<String>>,
+    printer: Printer,
     failed_write: Mutex<Option<String>>,
 }
 
@@ -220,6 +263,7 @@ impl Session {
             batch: Batch::default(),
             quiet_prints: false,
             held_prints: Mutex::default(),
+            printer: Printer::default(),
             failed_write: Mutex::default(),
         }
     }
@@ -246,9 +290,27 @@ impl Session {
 
     /// Shows the prints held back, for a plan pass that no apply pass follows.
     pub fn release_prints(&self) {
-        for text in lock(&self.held_prints).drain(..) {
-            tracing::info!(target: "script", "{text}");
+        let held: Vec<String> = lock(&self.held_prints).drain(..).collect();
+        for text in held {
+            self.printer.show(&text);
         }
+    }
+
+    /// A script line from `print()` or `debug()`: held back in the plan pass of an apply,
+    /// shown at once otherwise.
+    pub fn script_print(&self, text: &str) {
+        if self.quiet_prints {
+            self.hold_print(text);
+        } else {
+            self.printer.show(text);
+        }
+    }
+
+    /// Sends script prints to `printer`.
+    #[must_use]
+    pub fn with_printer(mut self, printer: Printer) -> Self {
+        self.printer = printer;
+        self
     }
 
     /// Marks the plan pass of an apply, whose script prints the apply pass repeats.

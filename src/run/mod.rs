@@ -11,14 +11,14 @@ pub mod shared;
 pub mod target;
 
 pub use script::{SavedPlan, Script};
-pub use shared::{Shared, StepListener, runtime};
+pub use shared::{PrintListener, Shared, StepListener, runtime};
 pub use target::{Destination, destination};
 
 use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
 use crate::config::{Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, ScriptError};
-use crate::host::session::{Reads, lock};
+use crate::host::session::{Printer, Reads, lock};
 use crate::host::{Mode, Session};
 use crate::report::{RunOutcome, Status};
 use crate::writes::{Change, JournalEntry, Write, elapsed_ms, roll_back};
@@ -44,6 +44,10 @@ pub struct RunRequest<'a> {
     pub saved_plan: Option<&'a SavedPlan>,
     /// `apply --rollback-on-failure`.
     pub rollback_on_failure: bool,
+    /// `--quiet`: no script `print()`/`debug()` output.
+    pub quiet: bool,
+    /// Prefix script output with the environment's name (fleets).
+    pub label_prints: bool,
 }
 
 /// What one run did: the outcome, the script error if any, the journal for the report.
@@ -118,6 +122,7 @@ pub fn run(
         roles: shared.roles_cell(&target),
         actor: shared.actor_cell(&target),
         on_step: lock(&shared.on_step).clone(),
+        on_print: lock(&shared.on_print).clone(),
         imports: Mutex::default(),
     };
 
@@ -136,6 +141,7 @@ struct Runner<'a> {
     roles: RolesCell,
     actor: ActorCell,
     on_step: Option<StepListener>,
+    on_print: Option<PrintListener>,
     imports: Mutex<BTreeMap<String, String>>,
 }
 
@@ -203,6 +209,11 @@ impl Runner<'_> {
             expected,
         );
         let plan_pass_of_apply = mode == Mode::Plan && self.request.mode == Mode::Apply;
+        let session = session.with_printer(Printer {
+            quiet: self.request.quiet,
+            label: self.request.label_prints.then(|| self.target.name.clone()),
+            sink: self.on_print.clone(),
+        });
         Arc::new(if plan_pass_of_apply {
             session.with_quiet_prints()
         } else {
@@ -224,7 +235,10 @@ impl Runner<'_> {
             self.request.limits,
         );
         lock(&self.imports).extend(executed.imports);
-        executed.value.map_err(Box::new)
+        executed.value.map_err(|mut error| {
+            error.notes = script::var_origins(&error.message, &self.request.vars);
+            Box::new(error)
+        })
     }
 
     /// Reads what nearly every recipe needs in one round trip after the token: the roles, the

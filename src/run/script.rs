@@ -46,14 +46,14 @@ impl Script {
             Err(invalid @ engine::SourceError::NotUtf8 { .. }) => {
                 Err(Error::Usage(format!("{recipe}: {invalid}")))
             }
-            Err(engine::SourceError::Unreadable(_)) => Err(Error::UnknownRecipe {
-                name: recipe.to_owned(),
-                known: recipes::RECIPES
-                    .iter()
-                    .map(|r| r.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
+            Err(engine::SourceError::Unreadable(_)) => {
+                let known: Vec<&str> = recipes::RECIPES.iter().map(|r| r.name).collect();
+                Err(Error::UnknownRecipe {
+                    name: recipe.to_owned(),
+                    suggestion: crate::suggest::did_you_mean(recipe, &known),
+                    known: known.join(", "),
+                })
+            }
         }
     }
 
@@ -64,8 +64,9 @@ impl Script {
             if !params.iter().any(|param| &param.name == name) {
                 let known: Vec<_> = params.iter().map(|param| param.name.as_str()).collect();
                 return Err(Error::Usage(format!(
-                    "--var {name}: {} has no param {name:?}; its params are: {}",
+                    "--var {name}: {} has no param {name:?}{}; its params are: {}",
                     self.name,
+                    crate::suggest::did_you_mean(name, &known),
                     if known.is_empty() {
                         "none".to_owned()
                     } else {
@@ -76,6 +77,26 @@ impl Script {
         }
         Ok(())
     }
+}
+
+/// The `--var`s whose value an error message quotes (`"Identity Data Admn"`, whole or one
+/// item of a list such as `roles=Identity Data Admn@environment,…`): an error raised deep in a
+/// library line was then caused by what the user typed, and says so.
+pub fn var_origins(message: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
+    vars.iter()
+        .filter(|(_, value)| {
+            let whole = std::iter::once(value.as_str());
+            let items = value.split(',').flat_map(|item| {
+                let item = item.trim_matches(|c: char| c.is_whitespace() || "[]\"".contains(c));
+                [item, item.split('@').next().unwrap_or(item).trim()]
+            });
+            whole
+                .chain(items)
+                .filter(|piece| !piece.trim().is_empty())
+                .any(|piece| message.contains(&format!("{piece:?}")))
+        })
+        .map(|(name, value)| format!("the value came from --var {name}={value}"))
+        .collect()
 }
 
 /// `plan --out FILE`: what `apply --plan FILE` will do, exactly. The script travels with the
@@ -169,4 +190,32 @@ pub fn stale_plan(saved: &[Write], now: &[Write]) -> Option<String> {
         list(saved),
         list(now)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_quoting_a_var_value_names_the_var() {
+        let vars = BTreeMap::from([
+            (
+                "roles".to_owned(),
+                "Identity Data Admn@environment,Environment Admin@organization".to_owned(),
+            ),
+            ("name".to_owned(), "w".to_owned()),
+        ]);
+        assert_eq!(
+            var_origins(
+                "grant_role: unknown role \"Identity Data Admn\"; did you mean",
+                &vars
+            ),
+            [
+                "the value came from --var roles=Identity Data Admn@environment,Environment Admin@organization"
+            ]
+        );
+        assert!(var_origins("unknown role \"Root\"", &vars).is_empty());
+        let json = BTreeMap::from([("roles".to_owned(), r#"["Helpdesk@environment"]"#.to_owned())]);
+        assert_eq!(var_origins("unknown role \"Helpdesk\"", &json).len(), 1);
+    }
 }

@@ -23,7 +23,11 @@ pub struct Shared {
     pub(super) roles: Mutex<HashMap<(String, String, String), RolesCell>>,
     pub(super) actors: Mutex<HashMap<(String, String, String), ActorCell>>,
     pub(super) on_step: Mutex<Option<StepListener>>,
+    pub(super) on_print: Mutex<Option<PrintListener>>,
 }
+
+/// Shows a script's `print()` line (already prefixed) instead of writing it to stderr.
+pub use crate::host::session::PrintSink as PrintListener;
 
 /// Told `(environment, step)` as a run moves on: reading, planning, applying, rolling back.
 pub type StepListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -48,12 +52,18 @@ impl Shared {
             roles: Mutex::default(),
             actors: Mutex::default(),
             on_step: Mutex::default(),
+            on_print: Mutex::default(),
         })
     }
 
     /// Reports every run's steps to `listener` (the fleet's progress display).
     pub fn on_step(&self, listener: StepListener) {
         *lock(&self.on_step) = Some(listener);
+    }
+
+    /// Shows every run's script prints through `listener` (the fleet's progress display).
+    pub fn on_print(&self, listener: PrintListener) {
+        *lock(&self.on_print) = Some(listener);
     }
 
     /// The runtime all API calls run on.
