@@ -104,7 +104,7 @@ fn the_manual_page_is_roff_that_groff_renders() {
 fn check_passes_every_bundled_recipe_and_example() {
     let mut args: Vec<String> = vec!["check".into()];
     args.extend(p1run::recipes::RECIPES.iter().map(|r| r.name.to_owned()));
-    for example in ["team-workers", "replace-legacy-worker"] {
+    for example in ["team-workers", "replace-legacy-worker", "team-roles"] {
         args.push(format!(
             "{}/examples/{example}.rhai",
             env!("CARGO_MANIFEST_DIR")
@@ -112,9 +112,9 @@ fn check_passes_every_bundled_recipe_and_example() {
     }
     let output = Test::new().args(args).run().success();
     assert!(
-        output
-            .stdout
-            .contains("worker-app: ok (params: name, description, roles, auth_method, enabled)"),
+        output.stdout.contains(
+            "worker-app: ok (params: name, description, roles, auth_method, enabled, exclusive)"
+        ),
         "{}",
         output.stdout
     );
