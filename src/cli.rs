@@ -46,6 +46,12 @@ pub enum Command {
     Primitives,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Run the `fn test_…()` functions of `*.test.rhai` files, each against a fresh emulator.
+    /// Exit 0: all passed; 1: a test failed (or none was found).
+    Test(crate::testing::TestArgs),
+    /// Write a recipe that makes an environment's worker applications as they are: roles,
+    /// token auth method, enabled state (never secrets).
+    Export(crate::export::ExportArgs),
 }
 
 /// Flags shared by the commands that run a recipe.
@@ -172,6 +178,8 @@ impl Command {
                 })?;
                 Ok(0)
             }
+            Self::Test(args) => crate::testing::execute(&args),
+            Self::Export(args) => crate::export::execute(&args),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod emulator;
 pub mod error;
+pub mod export;
 pub mod fleet;
 pub mod host;
 pub mod interrupt;
@@ -16,6 +17,7 @@ pub mod recipes;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod testing;
 pub mod writes;
 
 use clap::Parser;
