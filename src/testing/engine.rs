@@ -32,6 +32,8 @@ pub struct TestWorld {
     /// The folder of the test file: recipe paths resolve from here.
     dir: PathBuf,
     limits: Limits,
+    /// A folder of the test's own for files a recipe writes (`temp_path()`), removed after.
+    temp: tempfile::TempDir,
     emulator: Emulator,
 }
 
@@ -67,6 +69,11 @@ pub const TEST_FUNCTIONS: &[(&str, &str)] = &[
         "Turns on the emulator's fault knobs for the rest of the test: `fault_rate` and \
          `lost_answer_rate` (0..1), `propagation_delay_ms`, `seed` (default 1, so a test \
          replays the same faults).",
+    ),
+    (
+        "temp_path(name: String) -> String",
+        "A path named `name` in a folder of the test's own, removed when the test ends: where \
+         a recipe under test writes files (e.g. `rotate-worker-secret`'s `out`).",
     ),
     (
         "assert(condition: bool, message: String)",
@@ -105,6 +112,10 @@ impl TestWorld {
             target,
             dir,
             limits: Limits::default(),
+            temp: tempfile::tempdir().map_err(|source| Error::Io {
+                context: "making the test's temporary folder".into(),
+                source,
+            })?,
             emulator,
         })
     }
@@ -478,6 +489,21 @@ pub fn build(world: &Arc<TestWorld>) -> Engine {
     let w = world.clone();
     engine.register_fn("faults", move |knobs: Map| w.faults(&knobs));
 
+    let w = world.clone();
+    engine.register_fn(
+        "temp_path",
+        move |name: &str| -> Result<String, Box<EvalAltResult>> {
+            let plain = std::path::Path::new(name)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain || name.is_empty() {
+                return Err(fail(format!(
+                    "temp_path: {name:?} must be a relative path without `..`"
+                )));
+            }
+            Ok(w.temp.path().join(name).display().to_string())
+        },
+    );
     engine.register_fn(
         "assert",
         |condition: bool, message: &str| -> Result<(), Box<EvalAltResult>> {
