@@ -11,6 +11,8 @@ mod cli;
 mod client;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// `p1run export` and its round trip.
+mod export;
 // Fleet runs across many environments.
 mod fleet;
 // The example recipes.
@@ -25,6 +27,8 @@ mod rollback;
 mod wire;
 // The safety promises on the paths where they are easiest to break.
 mod promises;
+// `p1run test` and the bundled recipes' own tests.
+mod recipe_tests;
 // Secrets never reach output or logs.
 mod secrets;
 // Shared kit of the emulator tests: blocking HTTP client, spec validator.

@@ -242,11 +242,10 @@ fn run_case_inner(case: &TestCase) -> Result<(), String> {
     let name = case.file.display().to_string();
     let source = std::fs::read_to_string(&case.file)
         .map_err(|error| format!("cannot read {name}: {error}"))?;
-    let dir = case
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let dir = match case.file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let world = Arc::new(TestWorld::start(dir).map_err(|error| error.to_string())?);
     let engine = engine::build(&world);
     let sources = Sources::default();
