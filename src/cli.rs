@@ -258,6 +258,24 @@ fn execute_run(
         .cloned()
         .or_else(|| saved_plan.as_ref().map(|plan| plan.environment.clone()));
     let destination = run::destination(env.as_deref(), config.as_ref())?;
+    let target = match destination {
+        run::Destination::Local => {
+            // A CI job started in the wrong folder would otherwise be green having changed
+            // nothing: say so where people and logs look.
+            let why = if config.is_none() {
+                "no config file found (no --config, no $P1RUN_CONFIG, no ./p1run.toml)"
+            } else {
+                "--env local"
+            };
+            eprintln!(
+                "note: {why}: running against an in-process PingOne emulator started for this \
+                 run; nothing in PingOne is changed. To target PingOne, configure an environment \
+                 in p1run.toml (or --config FILE)."
+            );
+            TARGET_EMULATOR
+        }
+        run::Destination::Remote(_) => TARGET_PINGONE,
+    };
     let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
     if let Some(path) = &args.report {
@@ -287,7 +305,7 @@ fn execute_run(
     }
     let outcome = &result.outcome;
     let text = match (args.output, &result.error) {
-        (OutputFormat::Json, _) => serde_json::to_string_pretty(outcome).unwrap_or_default() + "\n",
+        (OutputFormat::Json, _) => json_text(&with_target(outcome, target)),
         (OutputFormat::Text, None) if planning => outcome.to_plan_text(),
         (OutputFormat::Text, None) => outcome.to_text(),
         (OutputFormat::Text, Some(_)) => String::new(),
@@ -332,7 +350,19 @@ fn finish_fleet(
         )?;
     }
     let text = match args.output {
-        OutputFormat::Json => serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
+        OutputFormat::Json => {
+            // A fleet runs configured environments only.
+            let mut document = with_target(&summary, TARGET_PINGONE);
+            if let Some(environments) = document
+                .get_mut("environments")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for environment in environments {
+                    environment["target"] = TARGET_PINGONE.into();
+                }
+            }
+            json_text(&document)
+        }
         OutputFormat::Text => summary.to_text(),
     };
     print_stdout(&text)?;
@@ -359,6 +389,25 @@ fn finish_fleet(
     } else {
         0
     })
+}
+
+/// `"target"` of a run that went to the emulator `p1run` started in-process for it.
+const TARGET_EMULATOR: &str = "emulator";
+/// `"target"` of a run that went to a configured environment (its `api_url`/`auth_url`).
+const TARGET_PINGONE: &str = "pingone";
+
+/// A JSON output document with `"target"` added, so that a pipeline can tell a run against
+/// the throwaway emulator from one against PingOne.
+fn with_target(document: &impl serde::Serialize, target: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(document).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("target".into(), target.into());
+    }
+    value
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Error> {

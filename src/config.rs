@@ -15,8 +15,10 @@ use std::time::Duration;
 /// The name of the embedded target: an in-process emulator seeded for one run.
 pub const LOCAL: &str = "local";
 
-/// The parsed config file.
+/// The parsed config file. Every table refuses keys it does not know: a mistyped key would
+/// otherwise be ignored and its setting silently not applied.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where it was read from, for messages.
     #[serde(skip)]
@@ -91,6 +93,7 @@ impl RetrySettings {
 
 /// One `[environments.NAME]` table.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     /// The environment the recipe changes.
     pub environment_id: String,
@@ -190,15 +193,18 @@ impl Config {
         // The parser's own message quotes the offending line, which could be a mistyped secret:
         // say where and what, without the text.
         let mut config: Config = toml::from_str(&text).map_err(|error| {
-            let place = error.span().map_or_else(String::new, |span| {
-                let before = &text[..span.start.min(text.len())];
+            let start = error.span().map(|span| span.start.min(text.len()));
+            let place = start.map_or_else(String::new, |start| {
+                let before = &text[..start];
                 let line = before.matches('\n').count() + 1;
                 let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
                 format!("line {line}, column {column}: ")
             });
+            let message = unknown_key_message(error.message(), start.map(|at| &text[..at]))
+                .unwrap_or_else(|| error.message().to_owned());
             Error::Config {
                 path: path.to_owned(),
-                message: format!("{place}{}", error.message()),
+                message: format!("{place}{message}"),
             }
         })?;
         config.path = path.to_owned();
@@ -364,6 +370,15 @@ impl Config {
                         file.display()
                     ))
                 })?;
+                // Sent as it is, an empty secret only comes back as a generic invalid_client.
+                if value.trim().is_empty() {
+                    return Err(self.error(format!(
+                        "[environments.{name}] reads the client secret from {}, which is empty; \
+                         write the worker's client secret into it",
+                        file.display()
+                    )));
+                }
+                warn_if_others_can_read(name, &file);
                 Ok(Secret::new(value.trim()))
             }
             (Some(_), Some(_)) => Err(self.error(format!(
@@ -373,5 +388,172 @@ impl Config {
                 "[environments.{name}] needs client_secret_env = \"VAR\" or client_secret_file = \"path\""
             ))),
         }
+    }
+}
+
+/// Warns when a secret file is readable by its group or others. Only a warning: container
+/// secret mounts (Kubernetes, Docker) are often 0644 inside a single-user container.
+fn warn_if_others_can_read(name: &str, file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(file) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o044 != 0 {
+                tracing::warn!(
+                    "[environments.{name}] client_secret_file {} is readable by {} (mode {mode:04o}); \
+                     unless only you can reach it, run: chmod 600 {}",
+                    file.display(),
+                    match (mode & 0o040 != 0, mode & 0o004 != 0) {
+                        (true, true) => "its group and others",
+                        (true, false) => "its group",
+                        _ => "others",
+                    },
+                    file.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (name, file);
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" as a config error: the key, the table
+/// it is in (the nearest `[header]` above it), and the valid key nearest to it, or the valid
+/// keys when none is near. `None` for any other message.
+fn unknown_key_message(message: &str, before: Option<&str>) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    // Backticked names follow "expected": `a`, "`a` or `b`" or "one of `a`, `b`, …".
+    let valid: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    // Where the key stands: in a `[header]` itself (`[limit]`), or under the nearest header
+    // above its line.
+    let before = before.unwrap_or_default();
+    let (earlier, line) = before.rsplit_once('\n').unwrap_or(("", before));
+    let (what, table) = match line.trim_start().strip_prefix('[') {
+        Some(header) => (
+            "table",
+            header
+                .trim_start_matches('[')
+                .trim_end_matches('.')
+                .trim()
+                .to_owned(),
+        ),
+        None => (
+            "key",
+            earlier
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|line| line.starts_with('['))
+                .map(|header| {
+                    header
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .trim()
+                        .to_owned()
+                })
+                .unwrap_or_default(),
+        ),
+    };
+    let table = if table.is_empty() {
+        "at the top level".to_owned()
+    } else {
+        format!("in [{table}]")
+    };
+    let advice = match nearest(key, &valid) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if valid.is_empty() => "this table takes no keys".to_owned(),
+        None => format!("valid: {}", valid.join(", ")),
+    };
+    Some(format!("unknown {what} `{key}` {table}; {advice}"))
+}
+
+/// The candidate closest to `key` in edit distance (a transposition counts as one edit), when
+/// it is close enough to be a typo of it: at most one edit in three characters.
+fn nearest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(key, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (key.len().max(candidate.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message `Config::load` gives for `text`.
+    fn error_of(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p1run.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).unwrap_err().to_string()
+    }
+
+    const ENV: &str = "[environments.staging]\nenvironment_id = \"e\"\nregion = \"NA\"\n\
+                       client_id = \"c\"\nclient_secret_env = \"S\"\n";
+
+    #[test]
+    fn a_mistyped_environment_key_is_named_with_its_line_and_the_key_meant() {
+        let error = error_of(&format!("{ENV}token_auth_metod = \"CLIENT_SECRET_POST\"\n"));
+        assert!(error.contains("p1run.toml"), "{error}");
+        assert!(
+            error.contains(
+                "line 6, column 1: unknown key `token_auth_metod` in [environments.staging]; \
+                 did you mean `token_auth_method`?"
+            ),
+            "{error}"
+        );
+        let error = error_of(&format!("{ENV}licence = \"prod\"\n"));
+        assert!(error.contains("did you mean `license`?"), "{error}");
+    }
+
+    #[test]
+    fn a_key_with_no_near_match_lists_the_valid_ones() {
+        let error = error_of(&format!("{ENV}vars = {{ name = \"x\" }}\n"));
+        assert!(
+            error.contains("unknown key `vars` in [environments.staging]; valid: environment_id"),
+            "{error}"
+        );
+        assert!(error.contains("token_auth_method"), "{error}");
+    }
+
+    #[test]
+    fn mistyped_tables_are_named_with_the_table_meant() {
+        let error = error_of(&format!("{ENV}\n[limit]\nmax_operations = 5\n"));
+        assert!(
+            error.contains(
+                "line 7, column 2: unknown table `limit` at the top level; did you mean `limits`?"
+            ),
+            "{error}"
+        );
+        let error = error_of(&format!("[group]\nprod = [\"staging\"]\n\n{ENV}"));
+        assert!(
+            error.contains("unknown table `group`") && error.contains("did you mean `groups`?"),
+            "{error}"
+        );
+        let error = error_of(&format!("{ENV}[environments.staging.vars]\nname = \"x\"\n"));
+        assert!(
+            error.contains("unknown table `vars` in [environments.staging]"),
+            "{error}"
+        );
+        let error = error_of("[retry]\ndeadline = 5\n");
+        assert!(error.contains("did you mean `deadline_ms`?"), "{error}");
+        let error = error_of("[retry]\nbackoff = 5\n");
+        assert!(
+            error.contains("unknown key `backoff` in [retry]; valid: initial_delay_ms"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn nearest_suggests_only_plausible_typos() {
+        let keys = ["limits", "groups", "environments", "retry", "fleet"];
+        assert_eq!(nearest("limit", &keys), Some("limits"));
+        assert_eq!(nearest("enviroments", &keys), Some("environments"));
+        assert_eq!(nearest("retyr", &keys), Some("retry"));
+        assert_eq!(nearest("vars", &keys), None);
+        assert_eq!(nearest("x", &keys), None);
     }
 }

@@ -80,6 +80,18 @@ pub struct Location {
     pub source_line: Option<String>,
 }
 
+impl ScriptError {
+    /// An error that belongs to no script line (a pre-flight refusal, a stale plan).
+    pub fn plain(message: String) -> Self {
+        Self {
+            message,
+            location: None,
+            called_from: Vec::new(),
+            hint: None,
+        }
+    }
+}
+
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {

@@ -49,7 +49,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
 fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     let level = match verbosity {
-        0 => "warn",
+        // The TLS libraries log certificate and CA-store failures as ERROR/WARN lines of their
+        // own; p1run reports each in its error, with what to do, so they show only from -v on.
+        0 => "warn,rustls=off,rustls_platform_verifier=off",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -21,6 +21,7 @@ pub const RECIPES: &[Recipe] = bundled![
     "authorize-worker",
     "authorize-worker-http-service",
     "authorize-worker-env-scoped",
+    "authorize-worker-custom-role",
     "worker-app",
     "remove-worker",
     "rotate-worker-secret",

@@ -1,7 +1,7 @@
 //! `p1run apply`: the documented recipe end to end, idempotent reruns, the HTTP-service
 //! variant's token behaviour. Final state is always read back from the emulator over HTTP.
 
-use crate::harness::{Admin, Test, emulator};
+use crate::kit::{Admin, Test, emulator};
 use p1run::emulator::{Emulator, EmulatorOptions};
 
 const WORKER: &str = "PingOne Authorize Worker";

@@ -1,6 +1,6 @@
 //! The listing commands and the run report.
 
-use crate::harness::{Test, emulator};
+use crate::kit::{Test, emulator};
 use serde_json::Value;
 
 #[test]

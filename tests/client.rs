@@ -1,83 +1,18 @@
 //! The PingOne client over real HTTP against the emulator: tokens, CRUD, pagination, role
 //! assignments, error typing, retries and propagation waits.
 
-use p1run::client::{
-    Application, Client, ClientError, ClientOptions, Credentials, Endpoints, Region, RetryPolicy,
-    ScopeRef, ScopeType, TokenAuthMethod, TokenCache,
+use crate::kit::client::{
+    admin, admin_options, is_token_request, quick_retries, runtime, token_requests,
 };
-use p1run::emulator::{Emulator, EmulatorOptions, RequestRecord};
+use crate::kit::{emulator_with, worker_body};
+use p1run::client::{
+    Application, Client, ClientError, ClientOptions, Credentials, Endpoints, Region, ScopeRef,
+    ScopeType, TokenAuthMethod, TokenCache,
+};
+use p1run::emulator::EmulatorOptions;
 use p1run::secret::Secret;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
-use tokio::runtime::Runtime;
-
-/// Quick retries so that tests spend little time waiting; long enough deadlines that they
-/// never decide an outcome on a loaded machine.
-fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        initial_delay: Duration::from_millis(20),
-        max_delay: Duration::from_secs(2),
-        deadline: Duration::from_secs(30),
-        propagation_wait: Duration::from_secs(10),
-    }
-}
-
-fn emulator(options: EmulatorOptions) -> Emulator {
-    Emulator::start(options).expect("the emulator starts")
-}
-
-fn runtime() -> Runtime {
-    Runtime::new().expect("a tokio runtime")
-}
-
-fn endpoints(emulator: &Emulator) -> Endpoints {
-    let info = emulator.info();
-    Endpoints::new(&info.api_url, &info.auth_url).expect("the emulator's URLs are loopback")
-}
-
-/// Options for the emulator's bootstrap admin worker.
-fn admin_options(emulator: &Emulator) -> ClientOptions {
-    let info = emulator.info();
-    let mut options = ClientOptions::new(
-        endpoints(emulator),
-        Credentials {
-            client_id: info.client_id.clone(),
-            client_secret: Secret::new(info.client_secret.clone()),
-            environment_id: info.environment_id.clone(),
-            auth_method: TokenAuthMethod::ClientSecretBasic,
-        },
-    );
-    options.retry = quick_retries();
-    options
-}
-
-fn admin(emulator: &Emulator) -> Client {
-    Client::new(admin_options(emulator)).expect("a client")
-}
-
-fn worker_body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "enabled": true,
-        "type": "WORKER",
-        "protocol": "OPENID_CONNECT",
-        "grantTypes": ["CLIENT_CREDENTIALS"],
-        "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
-        "assignActorRoles": false
-    })
-}
-
-fn is_token_request(record: &RequestRecord) -> bool {
-    record.method == "POST" && record.path.ends_with("/as/token")
-}
-
-fn token_requests(emulator: &Emulator) -> usize {
-    emulator
-        .requests()
-        .iter()
-        .filter(|r| is_token_request(r))
-        .count()
-}
 
 async fn role_id(client: &Client, name: &str) -> String {
     let roles = client.roles().await.expect("roles");
@@ -120,7 +55,7 @@ fn plain_http_is_only_accepted_for_loopback_hosts() {
 
 #[test]
 fn a_basic_token_is_fetched_once_and_shared_by_clients_of_the_same_cache() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let options = admin_options(&emulator);
     let first = Client::new(options.clone()).unwrap();
     let second = Client::new(options.clone()).unwrap();
@@ -145,7 +80,7 @@ fn a_basic_token_is_fetched_once_and_shared_by_clients_of_the_same_cache() {
 
 #[test]
 fn concurrent_calls_share_one_token_fetch() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let client = admin(&emulator);
     runtime().block_on(async {
         let mut calls = tokio::task::JoinSet::new();
@@ -162,7 +97,7 @@ fn concurrent_calls_share_one_token_fetch() {
 
 #[test]
 fn a_rejected_cached_token_is_replaced_once() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let options = admin_options(&emulator);
     options.tokens.insert(
         &options.endpoints,
@@ -202,7 +137,7 @@ fn a_rejected_cached_token_is_replaced_once() {
 
 #[test]
 fn a_wrong_secret_is_a_clear_token_error_that_never_shows_the_secret() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let mut options = admin_options(&emulator);
     let wrong = "wrong-secret-6f1c2b8e9d";
     options.credentials.client_secret = Secret::new(wrong);
@@ -235,7 +170,7 @@ fn a_wrong_secret_is_a_clear_token_error_that_never_shows_the_secret() {
 
 #[test]
 fn a_worker_switched_to_client_secret_post_gets_tokens_with_form_credentials() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let admin = admin(&emulator);
     let rt = runtime();
@@ -293,7 +228,7 @@ fn a_worker_switched_to_client_secret_post_gets_tokens_with_form_credentials() {
 
 #[test]
 fn applications_are_created_listed_across_pages_replaced_and_deleted() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let mut options = admin_options(&emulator);
     options.page_size = Some(2);
@@ -364,7 +299,7 @@ fn applications_are_created_listed_across_pages_replaced_and_deleted() {
 
 #[test]
 fn role_assignments_are_created_listed_refused_as_duplicates_and_deleted() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let client = admin(&emulator);
     runtime().block_on(async {
@@ -427,7 +362,7 @@ fn role_assignments_are_created_listed_refused_as_duplicates_and_deleted() {
 
 #[test]
 fn random_server_faults_are_retried_until_the_calls_succeed() {
-    let emulator = emulator(EmulatorOptions {
+    let emulator = emulator_with(EmulatorOptions {
         fault_rate: 0.3,
         seed: Some(7),
         ..Default::default()
@@ -484,7 +419,7 @@ fn random_server_faults_are_retried_until_the_calls_succeed() {
 
 #[test]
 fn rate_limiting_is_waited_out_as_retry_after_says() {
-    let emulator = emulator(EmulatorOptions {
+    let emulator = emulator_with(EmulatorOptions {
         rate_limit: Some(2),
         ..Default::default()
     });
@@ -502,7 +437,7 @@ fn rate_limiting_is_waited_out_as_retry_after_says() {
 
 #[test]
 fn a_fault_storm_ends_in_a_deadline_error_with_the_last_failure() {
-    let emulator = emulator(EmulatorOptions {
+    let emulator = emulator_with(EmulatorOptions {
         fault_rate: 1.0,
         seed: Some(1),
         ..Default::default()
@@ -579,7 +514,7 @@ fn an_unreachable_host_is_a_transport_error() {
 
 #[test]
 fn a_new_application_is_waited_for_but_a_foreign_404_fails_at_once() {
-    let emulator = emulator(EmulatorOptions {
+    let emulator = emulator_with(EmulatorOptions {
         // Long enough that the grant is surely tried before the app is visible, even on a
         // busy machine; the client's window (10 s) outlasts it.
         propagation_delay: Duration::from_secs(1),
@@ -636,7 +571,7 @@ fn a_new_application_is_waited_for_but_a_foreign_404_fails_at_once() {
 
 #[test]
 fn a_genuine_permission_error_fails_at_once_with_a_hint() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let admin = admin(&emulator);
     let rt = runtime();
@@ -704,7 +639,7 @@ async fn authorize_worker_definition(
 
 #[test]
 fn custom_roles_are_listed_with_the_built_in_ones_created_found_updated_and_deleted() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let client = admin(&emulator);
     runtime().block_on(async {
@@ -736,7 +671,7 @@ fn custom_roles_are_listed_with_the_built_in_ones_created_found_updated_and_dele
             .find(|r| r.method == "POST" && r.path.ends_with("/roles"))
             .and_then(|r| r.body)
             .unwrap();
-        crate::support::spec().validate("CustomAdminRole", &sent);
+        crate::kit::spec().validate("CustomAdminRole", &sent);
 
         let found = client.custom_role_named(&env, "Worker Role").await.unwrap();
         assert_eq!(found.as_ref(), Some(&made));
@@ -780,7 +715,7 @@ fn custom_roles_are_listed_with_the_built_in_ones_created_found_updated_and_dele
 
 #[test]
 fn a_custom_role_whose_answer_was_lost_is_found_and_not_made_twice() {
-    let emulator = emulator(EmulatorOptions {
+    let emulator = emulator_with(EmulatorOptions {
         lost_answer_rate: 1.0,
         seed: Some(3),
         ..Default::default()
@@ -824,7 +759,7 @@ fn a_custom_role_whose_answer_was_lost_is_found_and_not_made_twice() {
 
 #[test]
 fn populations_are_listed_created_found_and_usable_as_scopes() {
-    let emulator = emulator(EmulatorOptions::default());
+    let emulator = emulator_with(EmulatorOptions::default());
     let env = emulator.info().environment_id.clone();
     let client = admin(&emulator);
     runtime().block_on(async {

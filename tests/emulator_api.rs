@@ -1,6 +1,6 @@
 //! The catalog endpoints: environments, organizations and the built-in roles.
 
-use crate::support::{Harness, spec};
+use crate::kit::{Harness, spec};
 use p1run::emulator::EmulatorOptions;
 use serde_json::Value;
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! `/environments/{envID}/applications[/{appID}[/secret]]`.
 
-use crate::support::{Harness, worker_body};
+use crate::kit::{Harness, worker_body};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 

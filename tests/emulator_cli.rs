@@ -1,60 +1,7 @@
 //! `p1run emulator` as users run it: a separate process, its one JSON line, a config pointing
 //! at it, and its request log over HTTP.
 
-use crate::harness::{P1RUN, SECRET_VAR, Test, config_text_for};
-use p1run::emulator::{EmulatorInfo, RequestRecord};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-/// A `p1run emulator` process, killed when dropped.
-struct Served {
-    child: Child,
-    info: EmulatorInfo,
-}
-
-impl Served {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(P1RUN)
-            .args(["emulator", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("p1run emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the info line");
-        let info = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("not the info JSON ({e}): {line}"));
-        Self { child, info }
-    }
-
-    fn apply(&self, recipe: &str) -> crate::harness::Output {
-        Test::new()
-            .file("p1run.toml", &config_text_for(&self.info))
-            .env(SECRET_VAR, &self.info.client_secret)
-            .args(["apply", recipe, "--env", "env-1"])
-            .run()
-            .success()
-    }
-
-    /// `GET /_emulator/requests`.
-    fn requests(&self) -> Vec<RequestRecord> {
-        let url = format!("{}/_emulator/requests", self.info.auth_url);
-        let text = crate::support::Http::new()
-            .send(|client| client.get(&url))
-            .text;
-        serde_json::from_str(&text).expect("request log JSON")
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::kit::served::Served;
 
 #[test]
 fn the_emulator_prints_one_info_line_with_its_urls_and_bootstrap_credentials() {

@@ -2,7 +2,7 @@
 //! may write them, and how assigning and holding them works (PingOne: "Custom Admin Roles",
 //! https://developer.pingidentity.com/pingone-api/platform/roles/custom-roles.html).
 
-use crate::support::{Harness, Reply, worker_body};
+use crate::kit::{Harness, Reply, worker_body};
 use p1run::emulator::EmulatorOptions;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! Whatever the request, the answer is one of PingOne's errors in PingOne's format; and the
 //! spec validator itself catches a body that drifts.
 
-use crate::support::{Harness, spec, worker_body};
+use crate::kit::{Harness, spec, worker_body};
 use serde_json::json;
 
 #[test]

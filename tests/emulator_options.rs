@@ -1,7 +1,7 @@
 //! The `p1run emulator` options: state across restarts, latency, rate limit, injected faults,
 //! propagation delay, and the life cycle of `Emulator` itself.
 
-use crate::support::{Harness, Http, poll, worker_body};
+use crate::kit::{Harness, Http, poll, worker_body};
 use p1run::emulator::{Emulator, EmulatorOptions};
 use std::time::{Duration, Instant};
 

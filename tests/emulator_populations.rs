@@ -2,7 +2,7 @@
 //! assignments (PingOne: "Populations",
 //! https://developer.pingidentity.com/pingone-api/platform/populations.html).
 
-use crate::support::{Harness, Reply};
+use crate::kit::{Harness, Reply};
 use p1run::emulator::EmulatorOptions;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! `/environments/{envID}/applications/{appID}/roleAssignments[/{id}]`: the recipe's grants and
 //! every rule in the order PingOne applies them.
 
-use crate::support::{Harness, Reply};
+use crate::kit::{Harness, Reply};
 use p1run::emulator::EmulatorOptions;
 use serde_json::{Value, json};
 
@@ -325,7 +325,7 @@ fn duplicates_and_overlaps_are_uniqueness_violations() {
 #[test]
 fn an_inherited_role_makes_the_recipes_explicit_grant_a_duplicate() {
     let h = Harness::start();
-    let mut body = crate::support::worker_body("inherits");
+    let mut body = crate::kit::worker_body("inherits");
     body.as_object_mut().unwrap().remove("assignActorRoles");
     let app_id = id_of(&h.create_app(&h.admin, &body));
     assert_duplicate(&h.assign(
@@ -450,7 +450,7 @@ fn an_application_owner_sees_and_manages_only_its_application() {
         .map(id_of)
         .collect();
     assert_eq!(ids, vec![owned.clone()]);
-    h.post(&h.apps(""), &token, &crate::support::worker_body("x"))
+    h.post(&h.apps(""), &token, &crate::kit::worker_body("x"))
         .expect_error(403, "ACCESS_FAILED");
 
     // Deleting the application takes the roles held over it along.

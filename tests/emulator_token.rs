@@ -1,7 +1,7 @@
 //! `POST {auth_url}/{envID}/as/token`: client authentication by the app's method, the token's
 //! shape, and what a token carries.
 
-use crate::support::{Harness, Reply, poll, worker_body};
+use crate::kit::{Harness, Reply, poll, worker_body};
 use p1run::emulator::EmulatorOptions;
 use serde_json::json;
 use std::time::Duration;

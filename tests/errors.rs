@@ -1,7 +1,7 @@
 //! Bad input of every kind ends in one clear message naming what failed and where, exit 1,
 //! and no panic.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
+use crate::kit::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
 use p1run::emulator::{Emulator, EmulatorOptions};
 
 /// A script run against a fresh emulator with the given extra config text.

@@ -1,6 +1,6 @@
 //! The example recipes in `examples/` do what they say.
 
-use crate::harness::{Admin, Test, emulator};
+use crate::kit::{Admin, Test, emulator};
 use serde_json::json;
 
 fn example(name: &str) -> String {

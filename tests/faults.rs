@@ -1,7 +1,7 @@
 //! Every bundled recipe reaches the same final state against a slow, faulty, eventually
 //! consistent or rate-limited emulator as against a well-behaved one.
 
-use crate::harness::{Admin, Test};
+use crate::kit::{Admin, Test};
 use p1run::emulator::{Emulator, EmulatorOptions};
 use std::time::Duration;
 

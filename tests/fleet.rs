@@ -1,7 +1,7 @@
 //! Fleet runs: many environments in one command, isolated failures, request economy, the
 //! client-side rate budget, shards.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator};
+use crate::kit::{Admin, SECRET_VAR, Test, config_text, emulator};
 use p1run::emulator::{Emulator, EmulatorOptions};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -407,7 +407,7 @@ fn ctrl_c_stops_a_fleet_between_steps_and_reports_what_was_done() {
         fleet_config(&emulator, "[fleet]\nrequests_per_second = 1000\n"),
     )
     .unwrap();
-    let mut child = std::process::Command::new(crate::harness::P1RUN)
+    let mut child = std::process::Command::new(crate::kit::P1RUN)
         .current_dir(dir.path())
         .env(SECRET_VAR, &emulator.info().client_secret)
         .args([

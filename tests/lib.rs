@@ -1,7 +1,7 @@
 //! The integration tests: one binary, one module per feature, all over real HTTP against the
 //! PingOne emulator.
 
-mod harness;
+mod kit;
 
 // `p1run apply` with the bundled recipes.
 mod apply;
@@ -11,6 +11,8 @@ mod cli;
 mod client;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// Custom roles, populations, exact role sets and list_apps as primitives.
+mod custom_roles;
 // `p1run export` and its round trip.
 mod export;
 // Fleet runs across many environments.
@@ -27,12 +29,12 @@ mod rollback;
 mod wire;
 // The safety promises on the paths where they are easiest to break.
 mod promises;
+// Proxies, CA stores, certificates, gzip, typos, secret files, imports, floods, state files.
+mod hardening;
 // `p1run test` and the bundled recipes' own tests.
 mod recipe_tests;
 // Secrets never reach output or logs.
 mod secrets;
-// Shared kit of the emulator tests: blocking HTTP client, spec validator.
-mod support;
 
 // The PingOne emulator, endpoint by endpoint.
 mod emulator_api;

@@ -1,7 +1,7 @@
 //! `p1run plan`: reads live, writes nothing, shows the changes; exit codes for drift checks;
 //! saved plans applied exactly or refused when stale.
 
-use crate::harness::{Admin, Test, emulator};
+use crate::kit::{Admin, Test, emulator};
 use p1run::emulator::Emulator;
 use serde_json::json;
 
@@ -12,6 +12,7 @@ const RECIPES: &[(&str, &[&str])] = &[
     ("authorize-worker", &[]),
     ("authorize-worker-http-service", &[]),
     ("authorize-worker-env-scoped", &[]),
+    ("authorize-worker-custom-role", &[]),
     (
         "worker-app",
         &["roles=Identity Data Admin@environment,Environment Admin@organization"],

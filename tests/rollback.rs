@@ -1,7 +1,7 @@
 //! `apply --rollback-on-failure` leaves no trace of a failed run; without it, a failed run
 //! says what it did and that a rerun continues. Pre-flight failures write nothing.
 
-use crate::harness::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
+use crate::kit::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! No client secret or access token ever reaches stdout, stderr or the logs, even at the most
 //! verbose level.
 
-use crate::harness::{Test, emulator};
+use crate::kit::{Test, emulator};
 
 #[test]
 fn no_secret_or_token_in_any_output_even_at_trace() {
@@ -83,7 +83,7 @@ fn a_rotated_secret_reaches_only_its_0600_file() {
         .run()
         .success();
 
-    let admin = crate::harness::Admin::new(&emulator);
+    let admin = crate::kit::Admin::new(&emulator);
     let env = admin.environment_id.clone();
     let app = admin
         .application_named(&env, "PingOne Authorize Worker")

@@ -1,8 +1,8 @@
 //! What `p1run` sends is what PingOne's spec describes: every JSON body of every write a
 //! bundled recipe makes validates against the request schema of its operation.
 
-use crate::harness::{Test, emulator};
-use crate::support::spec;
+use crate::kit::spec;
+use crate::kit::{Test, emulator};
 
 /// The spec's request schema for a write, by method and path shape.
 fn request_schema(method: &str, path: &str) -> Option<&'static str> {

@@ -86,7 +86,7 @@ impl CustomRole {
 }
 
 /// What a custom role should be: the writable fields of `CustomAdminRole`, by id.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CustomRoleDefinition {
     /// Unique in the environment.
     pub name: String,

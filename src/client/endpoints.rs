@@ -1,11 +1,11 @@
 //! Regions and the hosts behind them (docs/pingone.md, "Regions and hosts"), and the override
 //! rules.
 
+use super::connect::is_loopback;
 use super::{ClientError, Endpoints, Region};
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
-use url::{Host, Url};
+use url::Url;
 
 impl Region {
     /// All six, in the order of the table in docs/pingone.md, "Regions and hosts".
@@ -128,16 +128,6 @@ fn checked_url(name: &str, raw: &str) -> Result<Url, ClientError> {
     let trimmed = url.path().trim_end_matches('/').to_owned();
     url.set_path(&trimmed);
     Ok(url)
-}
-
-/// True for `localhost`, 127.0.0.0/8 and `::1`.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]

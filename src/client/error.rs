@@ -156,6 +156,37 @@ pub enum ClientError {
         message: String,
     },
 
+    /// The server's TLS certificate was refused, so nothing was sent. Never retried: a
+    /// certificate that is not trusted now is not trusted a second later.
+    #[error(
+        "the TLS certificate of {origin} is not trusted, so {method} {path} was not sent: \
+         {message} — if this is the right host, {hint}",
+        hint = super::connect::TRUST_HINT
+    )]
+    Certificate {
+        /// HTTP method of the call.
+        method: String,
+        /// Path of the call.
+        path: String,
+        /// Scheme, host and port whose certificate was refused.
+        origin: String,
+        /// What rustls said, e.g. `invalid peer certificate: UnknownIssuer`.
+        message: String,
+    },
+
+    /// No trusted CA certificates could be loaded, so no https target can be checked.
+    #[error(
+        "cannot check the TLS certificate of {origin}: no usable CA certificates ({message}) — \
+         {hint}",
+        hint = super::connect::TRUST_HINT
+    )]
+    TrustStore {
+        /// The https target that needed them.
+        origin: String,
+        /// Why loading them failed.
+        message: String,
+    },
+
     /// Retrying transient failures (docs/pingone.md, "Retries and rate limits") used up
     /// [`super::RetryPolicy::deadline`].
     #[error(

@@ -5,6 +5,7 @@
 //! which work on both runtime flavours (docs/pingone.md, "Rhai host notes").
 
 use super::TokenAuthMethod;
+use super::connect::REQUEST_TIMEOUT;
 use super::retry::{
     Failure, Retrier, Retry, is_propagation_denial, is_transient_status, parse_retry_after_header,
 };
@@ -24,9 +25,6 @@ use url::Url;
 /// The telemetry header PingOne accepts on every call (docs/pingone.md, "Tokens").
 pub(super) const TRANSACTION_HEADER: &str = "X-Ping-External-Transaction-ID";
 
-/// Longest wait for one HTTP exchange; the call's deadline may shorten it.
-pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Both JSON flavours PingOne answers with (docs/pingone.md, "Tokens").
 const ACCEPT_JSON: &str = "application/json, application/hal+json";
 
@@ -45,7 +43,7 @@ pub(super) struct Writes {
 
 /// Everything a [`super::Client`] shares between its clones.
 pub(super) struct Inner {
-    pub(super) http: reqwest::Client,
+    pub(super) http: super::connect::Pools,
     pub(super) rate_budget: Option<super::RateBudget>,
     pub(super) endpoints: Endpoints,
     pub(super) credentials: Credentials,
@@ -161,8 +159,8 @@ impl Inner {
         remaining: Duration,
     ) -> Result<(StatusCode, Vec<u8>), Failure> {
         // `bearer_auth` marks the header sensitive, so it is never printed by reqwest/hyper.
-        let mut request = self
-            .http
+        let http = self.http.for_url(url).map_err(Failure::fatal)?;
+        let mut request = http
             .request(method.clone(), url.clone())
             .bearer_auth(token.expose())
             .header(ACCEPT, ACCEPT_JSON)
@@ -194,14 +192,20 @@ impl Inner {
         url: &Url,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Option<Duration>, Vec<u8>), Failure> {
+        if let Some(message) = self.http.refusal(url) {
+            return Err(Failure::fatal(certificate_error(method, url, message)));
+        }
         if let Some(budget) = &self.rate_budget {
             budget.acquire().await;
         }
         self.requests_sent.fetch_add(1, Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_failure(method, url, &e))?;
+        let response = request.send().await.map_err(|e| {
+            let failure = transport_failure(method, url, &e);
+            if let ClientError::Certificate { message, .. } = &failure.error {
+                self.http.remember_refusal(url, message);
+            }
+            failure
+        })?;
         let status = response.status();
         let retry_after = parse_retry_after_header(response.headers().get(RETRY_AFTER));
         let bytes = response
@@ -309,8 +313,8 @@ impl Inner {
         let credentials = &self.credentials;
         let secret = credentials.client_secret.expose();
         let mut form = vec![("grant_type", "client_credentials")];
-        let mut request = self
-            .http
+        let http = self.http.for_url(url).map_err(Failure::fatal)?;
+        let mut request = http
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .timeout(attempt_timeout(remaining));
@@ -461,8 +465,12 @@ fn decode_body(method: &Method, path: &str, bytes: &[u8]) -> Result<Option<Value
 
 /// A transport error as a failure: connection failures are retried for every method (nothing
 /// was sent); other failures (timeouts, resets mid-exchange) only for idempotent methods, as a
-/// POST may have been carried out.
+/// POST may have been carried out. A refused certificate is final: retrying cannot make it
+/// trusted.
 fn transport_failure(method: &Method, url: &Url, error: &reqwest::Error) -> Failure {
+    if let Some(message) = super::connect::certificate_problem(error) {
+        return Failure::fatal(certificate_error(method, url, message));
+    }
     let retry = if error.is_connect() {
         Retry::Connect
     } else if method == Method::GET || method == Method::PUT || method == Method::DELETE {
@@ -481,14 +489,20 @@ fn transport_failure(method: &Method, url: &Url, error: &reqwest::Error) -> Fail
     }
 }
 
+/// A [`ClientError::Certificate`] for a call to `url`.
+fn certificate_error(method: &Method, url: &Url, message: String) -> ClientError {
+    ClientError::Certificate {
+        method: method.to_string(),
+        path: url.path().to_owned(),
+        origin: url.origin().ascii_serialization(),
+        message,
+    }
+}
+
 /// The root cause of a reqwest error, e.g. `connection refused`, without the URL reqwest
 /// adds (the caller names it).
 fn transport_message(error: &reqwest::Error) -> String {
-    let mut root: &dyn std::error::Error = error;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    let cause = root.to_string();
+    let cause = super::connect::root_cause(error);
     if error.is_timeout() {
         format!("no answer in time ({cause})")
     } else if error.is_connect() {

@@ -22,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 mod budget;
+mod connect;
 mod custom_roles;
 mod endpoints;
 mod error;
@@ -36,6 +37,7 @@ mod verify;
 mod wire_tests;
 
 pub use budget::RateBudget;
+pub use connect::Connections;
 pub use custom_roles::{CustomRole, CustomRoleDefinition, RoleType};
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
@@ -154,17 +156,6 @@ pub struct ClientOptions {
     pub connections: Option<Connections>,
 }
 
-/// An HTTP connection pool that several [`Client`]s can share. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Connections(reqwest::Client);
-
-impl Connections {
-    /// A new pool with the client's TLS, timeout and redirect settings.
-    pub fn new() -> Result<Self, ClientError> {
-        http_client().map(Self)
-    }
-}
-
 impl ClientOptions {
     /// Options with the default [`RetryPolicy`], a fresh [`TokenCache`], a random transaction
     /// id, no page size (PingOne chooses), no request budget and a connection pool of its own.
@@ -182,14 +173,9 @@ impl ClientOptions {
     }
 }
 
-/// The `User-Agent` of every request.
-const USER_AGENT: &str = concat!("p1run/", env!("CARGO_PKG_VERSION"));
-
-/// Longest wait for a TCP/TLS connection; an unreachable host should fail fast.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Client {
-    /// Builds a client. Fails on an unusable endpoint (plain `http://` to a non-loopback host),
+    /// Builds a client. Fails on an unusable endpoint (plain `http://` to a non-loopback host,
+    /// or an `https://` one on a machine without usable CA certificates),
     /// a token auth method other than `CLIENT_SECRET_BASIC`/`CLIENT_SECRET_POST`, or a
     /// transaction id PingOne would not accept. Needs no runtime.
     pub fn new(options: ClientOptions) -> Result<Self, ClientError> {
@@ -225,9 +211,10 @@ impl Client {
         Ok(Self {
             inner: Arc::new(Inner {
                 http: match connections {
-                    Some(Connections(shared)) => shared,
-                    None => http_client()?,
-                },
+                    Some(shared) => shared,
+                    None => Connections::new()?,
+                }
+                .for_urls(&[&endpoints.api_url, &endpoints.auth_url])?,
                 rate_budget,
                 endpoints,
                 credentials,
@@ -514,23 +501,6 @@ fn transaction_header(id: &str) -> Result<Option<HeaderValue>, ClientError> {
     HeaderValue::from_str(id)
         .map(Some)
         .map_err(|e| ClientError::InvalidArgument(format!("transaction_id {id:?}: {e}")))
-}
-
-/// The HTTP client: rustls with the ring provider (chosen over aws-lc to avoid its C build),
-/// the system's trust store, no redirects (PingOne does not redirect API calls, and a redirect
-/// must not carry the bearer token elsewhere).
-fn http_client() -> Result<reqwest::Client, ClientError> {
-    // reqwest is built with `rustls-no-provider`, so a process-wide provider must be installed
-    // before the first client; an error only means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .tls_backend_rustls()
-        .user_agent(USER_AGENT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(http::REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| ClientError::InvalidEndpoint(format!("cannot build the HTTP client: {e}")))
 }
 
 #[cfg(test)]

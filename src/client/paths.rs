@@ -38,6 +38,21 @@ pub fn population(environment_id: &str, population_id: &str) -> ApiPath {
     ApiPath::of(&["environments", environment_id, "populations", population_id])
 }
 
+/// `/environments/{env}/populations`.
+pub fn populations(environment_id: &str) -> ApiPath {
+    ApiPath::of(&["environments", environment_id, "populations"])
+}
+
+/// `/environments/{env}/roles` (custom admin roles).
+pub fn custom_roles(environment_id: &str) -> ApiPath {
+    ApiPath::of(&["environments", environment_id, "roles"])
+}
+
+/// `/environments/{env}/roles/{role}`.
+pub fn custom_role(environment_id: &str, role_id: &str) -> ApiPath {
+    ApiPath::of(&["environments", environment_id, "roles", role_id])
+}
+
 /// `/environments/{env}/applications`.
 pub fn applications(environment_id: &str) -> ApiPath {
     ApiPath::of(&["environments", environment_id, "applications"])

@@ -91,4 +91,18 @@ impl Client {
         }
         Ok(population)
     }
+
+    /// `DELETE /environments/{env}/populations/{id}`. PingOne refuses the default population
+    /// and one that still has users.
+    pub async fn delete_population(
+        &self,
+        environment_id: &str,
+        population_id: &str,
+    ) -> Result<(), ClientError> {
+        let url =
+            self.inner
+                .api(&["environments", environment_id, "populations", population_id])?;
+        self.inner.send(Method::DELETE, url, None).await?;
+        Ok(())
+    }
 }

@@ -67,7 +67,14 @@ pub struct EmulatorOptions {
     /// 400 `INVALID_DATA`, before it takes effect: what a client does when PingOne refuses a
     /// write halfway through a run, made deterministic.
     pub refuse_writes_to: Option<String>,
+    /// Most bytes the request log keeps (each entry counted as it is served by
+    /// `GET /_emulator/requests`); past it, and past 200 000 entries, the oldest go.
+    pub request_log_bytes: usize,
 }
+
+/// The default [`EmulatorOptions::request_log_bytes`]: far more than any test reads, small
+/// enough that a flood of large bodies cannot grow the emulator without end.
+pub const REQUEST_LOG_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
@@ -83,6 +90,7 @@ impl Default for EmulatorOptions {
             propagation_delay: Duration::ZERO,
             token_lifetime: Duration::from_secs(3600),
             refuse_writes_to: None,
+            request_log_bytes: REQUEST_LOG_BYTES,
         }
     }
 }
@@ -140,8 +148,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// Client id of the caller, when known.
     pub caller: Option<String>,
-    /// The JSON body of a management request, so that tests can check what clients send
-    /// against the spec. Token requests (form bodies holding secrets) are never recorded.
+    /// The JSON body of an authenticated management request, so that tests can check what
+    /// clients send against the spec. Token requests (form bodies holding secrets) and
+    /// requests without a valid token are never recorded: anyone can send those, and their
+    /// bodies would let anyone grow the emulator's memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
 }

@@ -13,10 +13,11 @@ use super::{
 };
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -34,7 +35,7 @@ pub(crate) struct CallerId(pub(crate) String);
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) tokens: TokenStore,
-    log: Mutex<Vec<RequestRecord>>,
+    log: Mutex<RequestLog>,
     /// `http://127.0.0.1:PORT`, the root of every `_links` href.
     pub(crate) base_url: String,
     state_file: Option<PathBuf>,
@@ -54,7 +55,7 @@ impl Shared {
         Self {
             state: Mutex::new(state),
             tokens: TokenStore::new(options.token_lifetime),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::new(options.request_log_bytes)),
             base_url,
             state_file: options.state_file.clone(),
             latency: options.latency,
@@ -137,10 +138,44 @@ impl Shared {
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.entries
+            .iter()
+            .map(|(record, _)| record.clone())
+            .collect()
+    }
+}
+
+/// The request log, bounded in entries and in bytes so that a long-running or flooded
+/// `p1run emulator` does not grow without end.
+struct RequestLog {
+    /// Each record with its size as served.
+    entries: VecDeque<(RequestRecord, usize)>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl RequestLog {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// Appends a record, dropping the oldest ones past either bound.
+    fn push(&mut self, record: RequestRecord) {
+        // The size it adds to `GET /_emulator/requests`, its separating comma included.
+        let size = serde_json::to_vec(&record).map_or(0, |json| json.len()) + 1;
+        self.bytes += size;
+        self.entries.push_back((record, size));
+        while self.entries.len() > REQUEST_LOG_CAP || self.bytes > self.max_bytes {
+            match self.entries.pop_front() {
+                Some((_, dropped)) => self.bytes -= dropped,
+                None => break,
+            }
+        }
     }
 }
 
@@ -249,23 +284,25 @@ async fn log_request(
     let (request, body) = json_body_of(request).await;
     let response = next.run(request).await;
     if !is_control_path(&path) {
+        let caller = response
+            .extensions()
+            .get::<CallerId>()
+            .map(|caller| caller.0.clone());
+        // The gate names the caller of a management request only when its token was valid;
+        // without one, anybody could have sent the body, so it is not kept.
+        let authenticated = caller.is_some() && response.status() != StatusCode::UNAUTHORIZED;
         let record = RequestRecord {
             method,
             path,
-            body,
+            body: body.filter(|_| authenticated),
             status: response.status().as_u16(),
-            caller: response
-                .extensions()
-                .get::<CallerId>()
-                .map(|caller| caller.0.clone()),
+            caller,
         };
-        let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bounded, so that a long-running `p1run emulator` does not grow without end: past
-        // the cap the oldest half goes (tests read far fewer).
-        if log.len() >= REQUEST_LOG_CAP {
-            log.drain(..REQUEST_LOG_CAP / 2);
-        }
-        log.push(record);
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
     }
     response
 }

@@ -364,11 +364,72 @@ impl State {
             .collect();
     }
 
-    /// Whether a loaded state is usable.
-    pub(crate) fn is_consistent(&self) -> bool {
-        self.role_ids.len() == BUILT_IN_ROLES.len()
-            && !self.environments.is_empty()
-            && self.applications.contains_key(&self.bootstrap_client_id)
+    /// Checks that a loaded state is usable: every reference in it resolves. A state whose
+    /// assignments name unknown role ids would load and then answer 403 to everything, far
+    /// from the cause. Call after [`Self::reindex`]. `Err` says what does not resolve.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.role_ids.len() != BUILT_IN_ROLES.len() {
+            return Err(format!(
+                "it lists {} built-in role ids, where there are {}",
+                self.role_ids.len(),
+                BUILT_IN_ROLES.len()
+            ));
+        }
+        if self.role_index.len() != self.role_ids.len() {
+            return Err("its built-in role ids are not unique".to_owned());
+        }
+        if self.environments.is_empty() {
+            return Err("it has no environments".to_owned());
+        }
+        if !self.applications.contains_key(&self.bootstrap_client_id) {
+            return Err(format!(
+                "its bootstrap worker {} is not among its applications",
+                self.bootstrap_client_id
+            ));
+        }
+        let mut ids: Vec<&String> = self.applications.keys().collect();
+        ids.sort();
+        for id in ids {
+            let app = &self.applications[id];
+            if app.id != *id {
+                return Err(format!(
+                    "application {id} is stored under another id ({})",
+                    app.id
+                ));
+            }
+            if self.environment(&app.environment_id).is_none() {
+                return Err(format!(
+                    "application {id} is in environment {}, which it does not have",
+                    app.environment_id
+                ));
+            }
+            for assignment in &app.role_assignments {
+                if self.any_role(&assignment.role_id).is_none() {
+                    return Err(format!(
+                        "role assignment {} of application {id} names role id {}, which is not \
+                         one of its built-in or custom roles",
+                        assignment.id, assignment.role_id
+                    ));
+                }
+                let scope = &assignment.scope;
+                let resolves = match scope.kind {
+                    ScopeType::Organization => scope.id == self.organization.id,
+                    ScopeType::Environment => self.environment(&scope.id).is_some(),
+                    ScopeType::Application => self.applications.contains_key(&scope.id),
+                    ScopeType::Population => self.populations.contains_key(&scope.id),
+                };
+                if !resolves {
+                    return Err(format!(
+                        "role assignment {} of application {id} is scoped to {} {}, which it \
+                         does not have",
+                        assignment.id,
+                        format!("{:?}", scope.kind).to_ascii_uppercase(),
+                        scope.id
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn next_sequence(&mut self) -> u64 {

@@ -95,6 +95,47 @@ pub fn build(
     engine
 }
 
+/// Why a script file could not be read as a script.
+#[derive(Debug)]
+pub enum SourceError {
+    /// Missing, unreadable, a directory…
+    Unreadable(std::io::Error),
+    /// Not UTF-8: where the first invalid byte is, so that it can be found with a hex viewer.
+    NotUtf8 {
+        /// 0-based byte offset of the first invalid byte.
+        offset: usize,
+        /// 1-based line it is on.
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable(error) => write!(f, "cannot read it: {error}"),
+            Self::NotUtf8 { offset, line } => write!(
+                f,
+                "not UTF-8 text: invalid byte at offset {offset} (line {line}); save the \
+                 script as UTF-8"
+            ),
+        }
+    }
+}
+
+/// A script file's text.
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
+    let bytes = std::fs::read(path).map_err(SourceError::Unreadable)?;
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let line = error.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        SourceError::NotUtf8 { offset, line }
+    })
+}
+
 /// Resolves `import "lib/x"` to the bundled library and `import "x"` to `x.rhai` beside the
 /// running script; nothing else. Rhai's default file resolver would import any path on the
 /// machine (<https://rhai.rs/book/rust/modules/resolvers.html>), which is more than a
@@ -126,7 +167,41 @@ impl RecipeResolver {
         // code that was reviewed, whatever the files on disk say now.
         let text = match &self.frozen {
             Some(frozen) => frozen.get(path).cloned().ok_or_else(not_found)?,
-            None => std::fs::read_to_string(&file).map_err(|_| not_found())?,
+            None => {
+                let refused = |why: String| {
+                    let mut map = rhai::Map::new();
+                    map.insert(
+                        "message".into(),
+                        format!(
+                            "cannot import {path:?}: {why}; import loads only bundled \"lib/…\" \
+                             modules and .rhai files in the script's folder"
+                        )
+                        .into(),
+                    );
+                    Box::new(EvalAltResult::ErrorRuntime(map.into(), pos))
+                };
+                // A symlink (or a linked folder) beside the script must not reach outside
+                // its folder: resolve both and compare.
+                let real = file.canonicalize().map_err(|_| not_found())?;
+                let folder = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir.as_path()
+                };
+                let folder = folder.canonicalize().map_err(|_| not_found())?;
+                if !real.starts_with(&folder) {
+                    return Err(refused(format!(
+                        "{} resolves to {}, outside the script's folder {}",
+                        file.display(),
+                        real.display(),
+                        folder.display()
+                    )));
+                }
+                read_source(&real).map_err(|error| match error {
+                    SourceError::Unreadable(_) => not_found(),
+                    invalid => refused(format!("{}: {invalid}", file.display())),
+                })?
+            }
         };
         lock(&self.sources.imported).insert(path.to_owned(), text.clone());
         Ok((file.display().to_string(), text))

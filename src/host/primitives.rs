@@ -8,7 +8,8 @@ use super::session::{
     AppHandle, Mode, PENDING, PrimitiveResult, Session, field_change, usage_failure,
 };
 use crate::client::{
-    Application, Environment, IdRef, Role, RoleAssignment, ScopeRef, ScopeType, TokenAuthMethod,
+    Application, CustomRole, CustomRoleDefinition, Environment, IdRef, Role, RoleAssignment,
+    ScopeRef, ScopeType, TokenAuthMethod,
 };
 use crate::writes::batch::CallSite;
 use crate::writes::{Applied, FieldChange, KNOWN_AFTER_APPLY, RoleRef, Write, apply_fields};
@@ -96,6 +97,28 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
     let s = session.clone();
     primitive!(
         &mut r,
+        "role_permissions(role: String) -> Array",
+        "The permission ids (sorted) of a built-in or custom role, by name, as the environment's\n\
+         role list gives them.",
+        move |role: &str| role_permissions(&s, role),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "custom_role(spec: Map) -> String",
+        "Ensures a custom admin role `#{name, description, permissions, applicable_to,\n\
+         can_be_assigned_by}` in the target environment. `permissions` takes permission ids\n\
+         and/or role names (a role name stands for all its permissions); `applicable_to` scope\n\
+         types (default ENVIRONMENT); `can_be_assigned_by` role names. Creates it, or adopts the\n\
+         one with that name and updates it only when it differs. Returns its name, usable\n\
+         wherever a role name is (grant_role, revoke_role, set_roles).",
+        move |spec: Map| custom_role(&s, &spec),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
         "organization() -> Scope",
         "The organization that owns the target environment, as a role scope.",
         move || -> PrimitiveResult<ScopeRef> {
@@ -124,16 +147,23 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
             kind: ScopeType::Environment
         },
     );
+    let s = session.clone();
     primitive!(
         &mut r,
-        "population(id: String) -> Scope",
-        "A population, by id, as a role scope.",
-        |id: &str| {
-            ScopeRef {
-                id: id.to_owned(),
-                kind: ScopeType::Population,
-            }
-        }
+        "population(id_or_name: String) -> Scope",
+        "A population of the target environment, by id or else by name, as a role scope. None\n\
+         with that id or name is an error naming the populations there.",
+        move |id_or_name: &str| population(&s, id_or_name),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "create_population(spec: Map) -> Scope",
+        "Ensures a population `#{name, description}` exists in the target environment: adopts the\n\
+         one with that name (names are unique there; its description is left as is), else\n\
+         creates it. Returns it as a role scope.",
+        move |spec: Map| create_population(&s, &spec),
     );
     primitive!(
         &mut r,
@@ -177,6 +207,24 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
     let s = session.clone();
     primitive!(
         &mut r,
+        "list_apps() -> Array",
+        "The applications of the target environment (App handles, sorted by name then id),\n\
+         including those this run created.",
+        move || list_apps(&s, &Map::new()),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "list_apps(filter: Map) -> Array",
+        "As `list_apps()`, keeping those matching `#{type, name_prefix}` (both optional): `type`\n\
+         is the exact application type (e.g. `WORKER`), `name_prefix` the start of the name.",
+        move |filter: Map| list_apps(&s, &filter),
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
         "create_app(spec: Map) -> App",
         "Ensures an application `#{name, description, type}` exists (type defaults to `WORKER`).\n\
          Adopts the single existing one with that name and type (updating its description if it\n\
@@ -213,6 +261,21 @@ pub fn register(engine: &mut Engine, session: &Arc<Session>) -> Vec<PrimitiveDoc
          does not.",
         move |ctx: NativeCallContext, app: AppHandle, role: &str, scope: ScopeRef| {
             revoke_role(&s, call_site(&ctx), app, role, &scope)
+        },
+    );
+
+    let s = session.clone();
+    primitive!(
+        &mut r,
+        "set_roles(app: App, grants: Array) -> App",
+        "Makes the application's role assignments exactly `grants`: `[role, scope]` pairs (scope a\n\
+         Scope or a scope string) or \"Role Name@scope\" strings, where a scope string is\n\
+         organization, environment, environment:<id>, population:<id or name> or\n\
+         application:<id>. Revokes what it holds beyond them (first), then grants what is\n\
+         missing as grant_role does. Read-only assignments are left (PingOne does not let them\n\
+         be revoked). A rerun changes nothing.",
+        move |ctx: NativeCallContext, app: AppHandle, grants: Array| {
+            set_roles(&s, call_site(&ctx), app, &grants)
         },
     );
 
@@ -354,6 +417,22 @@ fn rotate_secret(
             )
         })?;
     let application = app.name();
+    // A second rotation in one run would end the previous secret the first one kept valid;
+    // the plan pass sees it here as the apply pass would see it in PingOne's answer.
+    let rotated_in_this_run = session.writes().iter().any(|write| {
+        matches!(write, Write::RotateSecret { application, previous_expires_minutes, .. }
+            if application.id == app.id() && *previous_expires_minutes > 0)
+    });
+    if rotated_in_this_run && !force {
+        return Err(usage_failure(
+            "rotate_secret",
+            format!(
+                "refusing to rotate the secret of {application:?} twice in one run: the first \
+                 rotation keeps the previous secret valid, and a second would end it at once; \
+                 nothing was changed by this call. Pass #{{force: true}} to do it anyway"
+            ),
+        ));
+    }
     if !app.is_planned() && !force {
         // A rotation while the previous secret is still valid ends that one at once, and
         // services that have not switched yet break: a rerun must never do that unasked.
@@ -644,6 +723,131 @@ fn spec_string(spec: &Map, key: &str) -> PrimitiveResult<Option<String>> {
     }
 }
 
+fn population(session: &Session, id_or_name: &str) -> PrimitiveResult<ScopeRef> {
+    let populations = session.populations("population")?;
+    let found = populations
+        .iter()
+        .find(|p| p.id == id_or_name)
+        .or_else(|| populations.iter().find(|p| p.name == id_or_name));
+    match found {
+        Some(population) => Ok(ScopeRef {
+            id: population.id.clone(),
+            kind: ScopeType::Population,
+        }),
+        None => {
+            let mut names: Vec<String> = populations
+                .iter()
+                .map(|p| format!("{:?} ({})", p.name, p.id))
+                .collect();
+            names.sort();
+            Err(usage_failure(
+                "population",
+                format!(
+                    "no population with id or name {id_or_name:?} in environment {}; it has {}. \
+                     Create it with create_population(#{{ name: {id_or_name:?} }}) or fix the name",
+                    session.environment_id(),
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ))
+        }
+    }
+}
+
+fn create_population(session: &Session, spec: &Map) -> PrimitiveResult<ScopeRef> {
+    const KEYS: [&str; 2] = ["name", "description"];
+    if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            "create_population",
+            format!(
+                "unknown key `{unknown}`; the spec takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let name = map_string(spec, "create_population", "name")?
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| usage_failure("create_population", "the spec needs a non-empty `name`"))?;
+    let description = map_string(spec, "create_population", "description")?;
+    let scope = |id: &str| ScopeRef {
+        id: id.to_owned(),
+        kind: ScopeType::Population,
+    };
+    if let Some(existing) = session
+        .populations("create_population")?
+        .into_iter()
+        .find(|p| p.name == name)
+    {
+        tracing::info!("adopting population {name:?} ({})", existing.id);
+        return Ok(scope(&existing.id));
+    }
+    let write = Write::CreatePopulation {
+        environment_id: session.environment_id().to_owned(),
+        name: name.clone(),
+        description: description.clone(),
+    };
+    let population = match session.write("create_population", write)? {
+        Some(Applied::Population(population)) => population,
+        _ => crate::client::Population {
+            id: KNOWN_AFTER_APPLY.into(),
+            name,
+            description,
+            default: false,
+            environment: None,
+        },
+    };
+    let id = population.id.clone();
+    session.remember_population(population);
+    Ok(scope(&id))
+}
+
+/// An optional string of a primitive's spec map.
+fn map_string(spec: &Map, primitive: &str, key: &str) -> PrimitiveResult<Option<String>> {
+    match spec.get(key) {
+        None => Ok(None),
+        Some(value) if value.is_unit() => Ok(None),
+        Some(value) => value.clone().into_string().map(Some).map_err(|found| {
+            usage_failure(primitive, format!("`{key}` must be a string, not {found}"))
+        }),
+    }
+}
+
+fn list_apps(session: &Session, filter: &Map) -> PrimitiveResult<Array> {
+    const KEYS: [&str; 2] = ["type", "name_prefix"];
+    if let Some(unknown) = filter.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            "list_apps",
+            format!(
+                "unknown filter key `{unknown}`; the filter takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let text = |key: &str| -> PrimitiveResult<Option<String>> {
+        match filter.get(key) {
+            None => Ok(None),
+            Some(value) if value.is_unit() => Ok(None),
+            Some(value) => value.clone().into_string().map(Some).map_err(|found| {
+                usage_failure(
+                    "list_apps",
+                    format!("`{key}` must be a string, not {found}"),
+                )
+            }),
+        }
+    };
+    let kind = text("type")?;
+    let prefix = text("name_prefix")?.unwrap_or_default();
+    let mut apps = matching_apps(session, "list_apps", |app| {
+        app.name().starts_with(&prefix) && kind.as_deref().is_none_or(|k| app.kind() == k)
+    })?;
+    // Sorted, so that scripts (and plans) do not depend on the order PingOne lists them in.
+    apps.sort_by_key(|app| (app.name(), app.key()));
+    Ok(apps.into_iter().map(Dynamic::from).collect())
+}
+
 fn create_app(session: &Session, site: CallSite, spec: &Map) -> PrimitiveResult<AppHandle> {
     const KEYS: [&str; 3] = ["name", "description", "type"];
     if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
@@ -752,20 +956,274 @@ fn delete_app(session: &Session, app: &AppHandle) -> PrimitiveResult<()> {
     Ok(())
 }
 
+/// The role of that name: a built-in role, else a custom role of the target environment
+/// (read once per pass, including those this pass creates). An unknown name is an error
+/// naming the valid ones.
 fn find_role(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<Role> {
     let roles = session.roles(primitive)?;
-    roles
+    if let Some(role) = roles.iter().find(|role| role.name == name) {
+        return Ok(role.clone());
+    }
+    let custom = session.custom_roles(primitive)?;
+    if let Some(role) = custom
         .iter()
-        .find(|role| role.name == name)
-        .cloned()
-        .ok_or_else(|| {
-            let mut names: Vec<&str> = roles.iter().map(|role| role.name.as_str()).collect();
-            names.sort_unstable();
-            usage_failure(
-                primitive,
-                format!("unknown role {name:?}; valid roles: {}", names.join(", ")),
-            )
-        })
+        .find(|role| role.is_custom() && role.name == name)
+    {
+        return Ok(as_role(role));
+    }
+    let mut names: Vec<&str> = roles
+        .iter()
+        .map(|role| role.name.as_str())
+        .chain(
+            custom
+                .iter()
+                .filter(|role| role.is_custom())
+                .map(|role| role.name.as_str()),
+        )
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    Err(usage_failure(
+        primitive,
+        format!(
+            "unknown role {name:?}; valid roles (built-in and this environment's custom roles): {}",
+            names.join(", ")
+        ),
+    ))
+}
+
+/// A custom role as the built-in roles are modelled, so grants treat both alike.
+fn as_role(custom: &CustomRole) -> Role {
+    Role {
+        id: custom.id.clone(),
+        name: custom.name.clone(),
+        description: custom.description.clone(),
+        applicable_to: custom.applicable_to.clone(),
+        permissions: custom.permissions.clone(),
+    }
+}
+
+/// The name of the role with that id (built-in or custom); empty when unknown.
+fn role_name(session: &Session, primitive: &str, id: &str) -> PrimitiveResult<String> {
+    if let Some(role) = session.roles(primitive)?.iter().find(|role| role.id == id) {
+        return Ok(role.name.clone());
+    }
+    Ok(session
+        .custom_roles(primitive)?
+        .into_iter()
+        .find(|role| role.id == id)
+        .map(|role| role.name)
+        .unwrap_or_default())
+}
+
+/// The permission ids of the role of that name, built-in or custom, as the environment's
+/// role list gives them.
+fn permissions_of(session: &Session, primitive: &str, name: &str) -> PrimitiveResult<Vec<String>> {
+    let listed = session.custom_roles(primitive)?;
+    let ids = |role: &CustomRole| -> Vec<String> {
+        role.permissions.iter().map(|p| p.id.clone()).collect()
+    };
+    if let Some(role) = listed
+        .iter()
+        .find(|role| role.is_custom() && role.name == name)
+        .or_else(|| listed.iter().find(|role| role.name == name))
+    {
+        return Ok(ids(role));
+    }
+    let role = find_role(session, primitive, name)?;
+    Ok(role.permissions.iter().map(|p| p.id.clone()).collect())
+}
+
+fn role_permissions(session: &Session, role: &str) -> PrimitiveResult<Array> {
+    let mut ids = permissions_of(session, "role_permissions", role)?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids.into_iter().map(Dynamic::from).collect())
+}
+
+/// A list of strings of a spec: an array of strings, or one string.
+fn string_list(spec: &Map, primitive: &str, key: &str) -> PrimitiveResult<Option<Vec<String>>> {
+    let Some(value) = spec.get(key).filter(|value| !value.is_unit()) else {
+        return Ok(None);
+    };
+    let bad = || usage_failure(primitive, format!("`{key}` must be an array of strings"));
+    if value.is_string() {
+        return Ok(Some(vec![value.to_string()]));
+    }
+    let array = value.read_lock::<Array>().ok_or_else(bad)?;
+    array
+        .iter()
+        .map(|item| item.clone().into_string().map_err(|_| bad()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn custom_role(session: &Session, spec: &Map) -> PrimitiveResult<String> {
+    const P: &str = "custom_role";
+    const KEYS: [&str; 5] = [
+        "name",
+        "description",
+        "permissions",
+        "applicable_to",
+        "can_be_assigned_by",
+    ];
+    if let Some(unknown) = spec.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(usage_failure(
+            P,
+            format!(
+                "unknown key `{unknown}`; the spec takes {}",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let name = map_string(spec, P, "name")?
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| usage_failure(P, "the spec needs a non-empty `name`"))?;
+    if session.roles(P)?.iter().any(|role| role.name == name) {
+        return Err(usage_failure(
+            P,
+            format!("{name:?} is a built-in role; give the custom role another name"),
+        ));
+    }
+    let description = map_string(spec, P, "description")?;
+    let listed = session.custom_roles(P)?;
+    // Every permission PingOne knows, as the roles of the environment's list carry them.
+    let known: std::collections::BTreeSet<String> = listed
+        .iter()
+        .flat_map(|role| role.permissions.iter().map(|p| p.id.clone()))
+        .collect();
+    let mut permissions: Vec<String> = Vec::new();
+    let asked = string_list(spec, P, "permissions")?.unwrap_or_default();
+    if asked.is_empty() {
+        return Err(usage_failure(
+            P,
+            "`permissions` needs at least one permission id or role name",
+        ));
+    }
+    for entry in asked {
+        if listed
+            .iter()
+            .any(|role| role.name == entry && role.name != name)
+        {
+            permissions.extend(permissions_of(session, P, &entry)?);
+        } else if known.contains(&entry) {
+            permissions.push(entry);
+        } else {
+            let near: Vec<&str> = known
+                .iter()
+                .filter(|id| {
+                    let stem = entry.split(':').next().unwrap_or(&entry);
+                    id.starts_with(stem) || id.contains(&entry)
+                })
+                .map(String::as_str)
+                .take(8)
+                .collect();
+            return Err(usage_failure(
+                P,
+                format!(
+                    "unknown permission or role {entry:?} in `permissions`{}; use permission ids \
+                     as role_permissions(role) lists them, or role names",
+                    if near.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (near: {})", near.join(", "))
+                    }
+                ),
+            ));
+        }
+    }
+    permissions.sort();
+    permissions.dedup();
+    let kinds =
+        string_list(spec, P, "applicable_to")?.unwrap_or_else(|| vec!["ENVIRONMENT".to_owned()]);
+    let mut applicable_to = Vec::new();
+    for kind in kinds {
+        let parsed = match kind.to_ascii_uppercase().as_str() {
+            "ORGANIZATION" => ScopeType::Organization,
+            "ENVIRONMENT" => ScopeType::Environment,
+            "POPULATION" => ScopeType::Population,
+            "APPLICATION" => ScopeType::Application,
+            _ => {
+                return Err(usage_failure(
+                    P,
+                    format!(
+                        "unknown scope type {kind:?} in `applicable_to`; valid: ORGANIZATION, \
+                         ENVIRONMENT, POPULATION, APPLICATION"
+                    ),
+                ));
+            }
+        };
+        if !applicable_to.contains(&parsed) {
+            applicable_to.push(parsed);
+        }
+    }
+    let mut can_be_assigned_by = Vec::new();
+    for role in string_list(spec, P, "can_be_assigned_by")?.unwrap_or_default() {
+        can_be_assigned_by.push(find_role(session, P, &role)?.id);
+    }
+    let definition = CustomRoleDefinition {
+        name: name.clone(),
+        description,
+        applicable_to,
+        permissions,
+        can_be_assigned_by,
+    };
+    let existing = listed
+        .iter()
+        .find(|role| role.is_custom() && role.name == name);
+    let write = match existing {
+        Some(role) if definition.matches(role) => {
+            tracing::info!("custom role {name:?} ({}) is already as defined", role.id);
+            return Ok(name);
+        }
+        Some(role) => Write::UpdateCustomRole {
+            environment_id: session.environment_id().to_owned(),
+            role: RoleRef {
+                id: role.id.clone(),
+                name: name.clone(),
+            },
+            before: role.definition(),
+            after: definition.clone(),
+        },
+        None => Write::CreateCustomRole {
+            environment_id: session.environment_id().to_owned(),
+            definition: definition.clone(),
+        },
+    };
+    let id = existing.map_or_else(|| KNOWN_AFTER_APPLY.to_owned(), |role| role.id.clone());
+    let role = match session.write(P, write)? {
+        Some(Applied::CustomRole(role)) => role,
+        _ => planned_custom_role(&id, &definition),
+    };
+    session.remember_custom_role(role);
+    Ok(name)
+}
+
+/// What a plan knows of a custom role it creates or updates.
+fn planned_custom_role(id: &str, definition: &CustomRoleDefinition) -> CustomRole {
+    CustomRole {
+        id: id.to_owned(),
+        name: definition.name.clone(),
+        description: definition.description.clone(),
+        applicable_to: definition.applicable_to.clone(),
+        permissions: definition
+            .permissions
+            .iter()
+            .map(|id| crate::client::Permission {
+                id: id.clone(),
+                classifier: None,
+                description: None,
+            })
+            .collect(),
+        can_be_assigned_by: definition
+            .can_be_assigned_by
+            .iter()
+            .map(|id| IdRef { id: id.clone() })
+            .collect(),
+        can_assign: Vec::new(),
+        kind: Some(crate::client::RoleType::Custom),
+        environment: None,
+    }
 }
 
 /// Organization scope covers every environment in it; PingOne rejects the narrower grant as
@@ -897,19 +1355,133 @@ fn revoke_role(
     Ok(app)
 }
 
+/// The role scope a scope string names (as `worker-app`'s `roles` entries write it).
+fn parse_scope(session: &Session, primitive: &str, spec: &str) -> PrimitiveResult<ScopeRef> {
+    let (kind, id) = match spec.split_once(':') {
+        Some((kind, id)) => (kind.trim(), Some(id.trim())),
+        None => (spec.trim(), None),
+    };
+    let scope = |kind, id: &str| ScopeRef {
+        id: id.to_owned(),
+        kind,
+    };
+    match (kind, id) {
+        ("organization", None) => Ok(scope(
+            ScopeType::Organization,
+            &session.organization_id(primitive)?,
+        )),
+        ("environment", None) => Ok(scope(ScopeType::Environment, session.environment_id())),
+        ("environment", Some(id)) => Ok(scope(ScopeType::Environment, id)),
+        ("population", Some(id)) => population(session, id),
+        ("application", Some(id)) => Ok(scope(ScopeType::Application, id)),
+        _ => Err(usage_failure(
+            primitive,
+            format!(
+                "unknown scope {spec:?}: expected organization, environment, environment:<id>, \
+                 population:<id or name> or application:<id>"
+            ),
+        )),
+    }
+}
+
+/// One entry of `set_roles`' grants: `[role, scope]` or `"Role Name@scope"`.
+fn parse_grant(session: &Session, entry: &Dynamic) -> PrimitiveResult<(String, ScopeRef)> {
+    const P: &str = "set_roles";
+    if let Some(text) = entry.read_lock::<rhai::ImmutableString>() {
+        let Some((role, scope)) = text.split_once('@') else {
+            return Err(usage_failure(
+                P,
+                format!(
+                    "role grant {:?} must read \"Role Name@scope\", e.g. \"Identity Data Admin@environment\"",
+                    text.as_str()
+                ),
+            ));
+        };
+        return Ok((role.trim().to_owned(), parse_scope(session, P, scope)?));
+    }
+    if let Some(pair) = entry.read_lock::<Array>()
+        && let [role, scope] = pair.as_slice()
+        && let Ok(role) = role.clone().into_string()
+    {
+        if let Some(scope) = scope.read_lock::<ScopeRef>() {
+            return Ok((role, scope.clone()));
+        }
+        if let Ok(text) = scope.clone().into_string() {
+            return Ok((role, parse_scope(session, P, &text)?));
+        }
+    }
+    Err(usage_failure(
+        P,
+        format!(
+            "each grant must be [role, scope] or \"Role Name@scope\", not {}",
+            entry.type_name()
+        ),
+    ))
+}
+
+fn set_roles(
+    session: &Session,
+    site: CallSite,
+    app: AppHandle,
+    grants: &Array,
+) -> PrimitiveResult<AppHandle> {
+    const P: &str = "set_roles";
+    let mut wanted: Vec<(Role, ScopeRef)> = Vec::new();
+    for entry in grants {
+        let (name, scope) = parse_grant(session, entry)?;
+        let role = find_role(session, P, &name)?;
+        if !wanted.iter().any(|(r, s)| r.id == role.id && *s == scope) {
+            wanted.push((role, scope));
+        }
+    }
+    let assignments = session.assignments(P, &app)?;
+    let mut kept = Vec::new();
+    for assignment in assignments {
+        let is_wanted = wanted
+            .iter()
+            .any(|(role, scope)| role.id == assignment.role.id && *scope == assignment.scope);
+        if is_wanted {
+            kept.push(assignment);
+            continue;
+        }
+        let name = role_name(session, P, &assignment.role.id)?;
+        if assignment.read_only {
+            tracing::warn!(
+                "{:?} holds the read-only assignment {name:?} at {} {}; PingOne does not let it \
+                 be revoked, so set_roles leaves it",
+                app.name(),
+                assignment.scope.kind,
+                assignment.scope.id
+            );
+            kept.push(assignment);
+            continue;
+        }
+        let write = Write::Revoke {
+            environment_id: app.environment_id.clone(),
+            application: app.app_ref(),
+            assignment_id: assignment.id.clone(),
+            role: RoleRef {
+                id: assignment.role.id.clone(),
+                name,
+            },
+            scope: assignment.scope.clone(),
+        };
+        session.defer(P, site.clone(), write)?;
+    }
+    session.set_assignments(&app, kept);
+    let mut app = app;
+    for (role, scope) in &wanted {
+        app = grant_role(session, site.clone(), app, &role.name, scope)?;
+    }
+    Ok(app)
+}
+
 fn role_assignments(session: &Session, app: &AppHandle) -> PrimitiveResult<Array> {
-    let roles = session.roles("role_assignments")?;
     let assignments = session.assignments("role_assignments", app)?;
     let mut named: Vec<(String, &RoleAssignment)> = assignments
         .iter()
-        .map(|a| {
-            let role = roles
-                .iter()
-                .find(|role| role.id == a.role.id)
-                .map(|role| role.name.clone());
-            (role.unwrap_or_default(), a)
-        })
-        .collect();
+        .map(|a| Ok((role_name(session, "role_assignments", &a.role.id)?, a)))
+        .collect::<PrimitiveResult<_>>()?;
     // Sorted, so that scripts (and plans) do not depend on the order PingOne lists them in.
     named.sort_by(|(x, a), (y, b)| {
         (x, a.scope.kind, &a.scope.id).cmp(&(y, b.scope.kind, &b.scope.id))

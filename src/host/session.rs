@@ -17,10 +17,13 @@
 //! (an app's id) after the write that makes them. The reads of the plan pass are kept in a
 //! [`Reads`] cache that the apply pass reuses, so planning first costs no extra requests.
 
-use crate::client::{Application, Client, ClientError, Environment, Role, RoleAssignment};
-use crate::writes::batch::{Batch, BatchFailure, CallSite, Failure, Queued, elapsed_ms};
+use crate::client::{
+    Application, Client, ClientError, CustomRole, Environment, Population, Role, RoleAssignment,
+};
+use crate::writes::batch::{Batch, BatchFailure, CallSite, Failure, Queued};
 use crate::writes::{
-    AppRef, Applied, Change, FieldChange, JournalEntry, KNOWN_AFTER_APPLY, Write, WriteError, send,
+    AppRef, Applied, Change, FieldChange, JournalEntry, KNOWN_AFTER_APPLY, Write, WriteError,
+    elapsed_ms, send,
 };
 use rhai::{Dynamic, EvalAltResult, Map};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -163,6 +166,8 @@ impl Reads {
 #[derive(Default)]
 struct View {
     applications: Option<Vec<AppHandle>>,
+    populations: Option<Vec<Population>>,
+    custom_roles: Option<Vec<CustomRole>>,
     assignments: HashMap<String, Vec<RoleAssignment>>,
 }
 
@@ -641,6 +646,44 @@ impl Session {
         };
         lock(&self.view).assignments.insert(id, listed.clone());
         Ok(listed)
+    }
+
+    /// The target environment's populations, read once per pass and kept current by this
+    /// pass's own creates.
+    pub fn populations(&self, primitive: &str) -> PrimitiveResult<Vec<Population>> {
+        if let Some(known) = &lock(&self.view).populations {
+            return Ok(known.clone());
+        }
+        let listed = self.call(primitive, self.client.populations(&self.environment_id))?;
+        Ok(lock(&self.view).populations.get_or_insert(listed).clone())
+    }
+
+    /// Adds a population this pass created (or planned).
+    pub fn remember_population(&self, population: Population) {
+        lock(&self.view)
+            .populations
+            .get_or_insert_with(Vec::new)
+            .push(population);
+    }
+
+    /// The roles of the target environment's role list (`GET /environments/{env}/roles`):
+    /// its custom roles and the built-in ones with their permissions. Read once per pass and
+    /// kept current by this pass's own creates and updates.
+    pub fn custom_roles(&self, primitive: &str) -> PrimitiveResult<Vec<CustomRole>> {
+        if let Some(known) = &lock(&self.view).custom_roles {
+            return Ok(known.clone());
+        }
+        let listed = self.call(primitive, self.client.custom_roles(&self.environment_id))?;
+        Ok(lock(&self.view).custom_roles.get_or_insert(listed).clone())
+    }
+
+    /// Records a custom role this pass created, updated (replacing the one with its name) or
+    /// planned.
+    pub fn remember_custom_role(&self, role: CustomRole) {
+        let mut view = lock(&self.view);
+        let roles = view.custom_roles.get_or_insert_with(Vec::new);
+        roles.retain(|known| !(known.is_custom() && known.name == role.name));
+        roles.push(role);
     }
 
     /// Updates this pass's view of an application's assignments after a grant or revoke.

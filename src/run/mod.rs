@@ -17,14 +17,11 @@ pub use target::{Destination, destination};
 use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
 use crate::config::{Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
-use crate::error::{Error, Location, ScriptError};
-use crate::host::engine::{self, Sources};
+use crate::error::{Error, ScriptError};
 use crate::host::session::{Reads, lock};
-use crate::host::{Mode, Session, primitives, render};
+use crate::host::{Mode, Session};
 use crate::report::{RunOutcome, Status};
-use crate::writes::batch::{BatchFailure, elapsed_ms};
-use crate::writes::{Change, JournalEntry, Write, roll_back};
-use rhai::Scope;
+use crate::writes::{Change, JournalEntry, Write, elapsed_ms, roll_back};
 use shared::{ActorCell, RolesCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -216,43 +213,18 @@ impl Runner<'_> {
     /// Runs the script once in the session; the script's value or its rendered error.
     fn execute(&self, session: &Arc<Session>) -> Result<serde_json::Value, Box<ScriptError>> {
         let script = self.request.script;
-        let sources = Sources::default();
-        sources.insert(&script.name, &script.source);
-        let engine = engine::build(
+        let executed = crate::host::execute(
             session,
+            &crate::host::ScriptText {
+                name: &script.name,
+                source: &script.source,
+                dir: script.dir.as_deref(),
+                frozen_imports: script.imports.as_ref(),
+            },
             self.request.limits,
-            script.dir.clone(),
-            script.imports.clone(),
-            &sources,
         );
-        let result = engine
-            .compile(&script.source)
-            .map_err(|error| Box::new(error.into()))
-            .and_then(|mut ast| {
-                ast.set_source(script.name.as_str());
-                engine.eval_ast_with_scope::<rhai::Dynamic>(&mut Scope::new(), &ast)
-            });
-        lock(&self.imports).extend(sources.imported());
-        // Batched writes go out now: after a success, or after a failure so that everything
-        // asked for before the failing line is made (and can be rolled back) as if sent at once.
-        let flushed = session.flush();
-        match (result, flushed) {
-            (Ok(_), Ok(())) if session.failed_write().is_some() => {
-                Err(Box::new(plain_error(format!(
-                    "a write failed and the script caught its error, so not every planned change was \
-                 made: {}",
-                    session.failed_write().unwrap_or_default()
-                ))))
-            }
-            (Ok(value), Ok(())) => Ok(primitives::to_json(&value)),
-            (Ok(_), Err(failure)) => Err(Box::new(batch_error(&failure, &script.name, &sources))),
-            (Err(error), _) => Err(Box::new(render::render(
-                *error,
-                &script.name,
-                &sources,
-                self.request.limits.max_operations,
-            ))),
-        }
+        lock(&self.imports).extend(executed.imports);
+        executed.value.map_err(Box::new)
     }
 
     /// Reads what nearly every recipe needs in one round trip after the token: the roles, the
@@ -315,11 +287,11 @@ impl Runner<'_> {
         if let Some(saved) = self.request.saved_plan
             && let Some(stale) = script::stale_plan(&saved.writes, &planned)
         {
-            return self.failed(Vec::new(), plain_error(stale), Vec::new());
+            return self.failed(Vec::new(), ScriptError::plain(stale), Vec::new());
         }
         // In `plan` too: a plan that exits 2 must mean that apply's writes will be accepted.
         if let Err(message) = self.preflight(&planned, plan) {
-            return self.failed(Vec::new(), plain_error(message), Vec::new());
+            return self.failed(Vec::new(), ScriptError::plain(message), Vec::new());
         }
         if self.request.mode == Mode::Plan {
             let outcome = self.outcome(Status::Planned, plan.changes(), outputs, None);
@@ -366,7 +338,11 @@ impl Runner<'_> {
     /// scope it names exists.
     fn preflight(&self, planned: &[Write], plan: &Session) -> Result<(), String> {
         let grants = preflight::grants(planned);
-        if grants.is_empty() {
+        let role_writes: Vec<&Write> = planned
+            .iter()
+            .filter(|write| preflight::custom_role_permission(write).is_some())
+            .collect();
+        if grants.is_empty() && role_writes.is_empty() {
             return Ok(());
         }
         let actor = &self.target.credentials;
@@ -377,8 +353,52 @@ impl Runner<'_> {
                 let roles = plan
                     .roles("pre-flight")
                     .map_err(|error| crate::host::session::error_message(&error))?;
+                if !role_writes.is_empty() {
+                    // The actor's roles may be custom ones too: judge them by the
+                    // environment's role list, which carries every role's permissions.
+                    let mut all: Vec<crate::client::Role> = roles.to_vec();
+                    let listed = plan
+                        .custom_roles("pre-flight")
+                        .map_err(|error| crate::host::session::error_message(&error))?;
+                    all.extend(listed.iter().filter(|r| r.is_custom()).map(|r| {
+                        crate::client::Role {
+                            id: r.id.clone(),
+                            name: r.name.clone(),
+                            description: None,
+                            applicable_to: r.applicable_to.clone(),
+                            permissions: r.permissions.clone(),
+                        }
+                    }));
+                    for write in &role_writes {
+                        let Some(permission) = preflight::custom_role_permission(write) else {
+                            continue;
+                        };
+                        if !preflight::holds_permission(&held, &all, permission, target_env) {
+                            problems.push(format!(
+                                "  {}: the acting worker lacks {permission} over the environment \
+                                 (Organization Admin or Custom Roles Admin hold it)",
+                                write.detail()
+                            ));
+                        }
+                    }
+                }
                 for grant in &grants {
-                    if let Some(why) = preflight::refusal(grant, &held, &roles, target_env) {
+                    // A role that is not built in is one of the environment's custom roles
+                    // (or one this plan creates), which PingOne judges by its own rule. Read
+                    // only then, so that runs without custom roles pay nothing for it.
+                    let custom = if roles.iter().any(|role| role.name == grant.role.name) {
+                        None
+                    } else {
+                        plan.custom_roles("pre-flight")
+                            .map_err(|error| crate::host::session::error_message(&error))?
+                            .into_iter()
+                            .find(|role| role.is_custom() && role.name == grant.role.name)
+                    };
+                    let refused = match &custom {
+                        Some(custom) => preflight::custom_refusal(grant, &held, custom, target_env),
+                        None => preflight::refusal(grant, &held, &roles, target_env),
+                    };
+                    if let Some(why) = refused {
                         problems.push(format!(
                             "  {:?} at {} {}: the acting worker {why}",
                             grant.role.name, grant.scope.kind, grant.scope.id
@@ -406,7 +426,7 @@ impl Runner<'_> {
             return Ok(());
         }
         Err(format!(
-            "pre-flight: PingOne would refuse these grants of the acting worker {}, so nothing was \
+            "pre-flight: PingOne would refuse these writes of the acting worker {}, so nothing was \
              changed:\n{}\nhint: grant the acting worker what it lacks (or run with a worker that \
              holds it), and check that every scope names something that exists",
             actor.client_id,
@@ -473,35 +493,5 @@ impl Runner<'_> {
             ))),
             Err(error) => Err(format!("pre-flight: GET {path} failed: {error}")),
         }
-    }
-}
-
-/// A batched write that failed at the end of the script, shown at the line that asked for it.
-fn batch_error(failure: &BatchFailure, main: &str, sources: &Sources) -> ScriptError {
-    let file = failure
-        .site
-        .source
-        .clone()
-        .unwrap_or_else(|| main.to_owned());
-    let location = (failure.site.line > 0).then(|| Location {
-        source_line: sources.line(&file, failure.site.line),
-        file,
-        line: failure.site.line,
-        column: failure.site.column,
-    });
-    ScriptError {
-        message: format!("{}: {}", failure.primitive, failure.error),
-        location,
-        called_from: Vec::new(),
-        hint: None,
-    }
-}
-
-fn plain_error(message: String) -> ScriptError {
-    ScriptError {
-        message,
-        location: None,
-        called_from: Vec::new(),
-        hint: None,
     }
 }

@@ -8,7 +8,7 @@
 //! (the "Can assign" column of the built-in roles page), and the scope exists. See
 //! docs/pingone.md, "Role assignments".
 
-use crate::client::{Role, RoleAssignment, ScopeRef, ScopeType};
+use crate::client::{CustomRole, Role, RoleAssignment, ScopeRef, ScopeType};
 use crate::writes::{KNOWN_AFTER_APPLY, RoleRef, Write};
 
 /// One grant the plan makes.
@@ -65,6 +65,62 @@ pub fn refusal(
     None
 }
 
+/// Why PingOne would refuse `grant` of the custom role `custom` from an actor holding `held`.
+/// PingOne's rule for custom roles (custom-roles.html): the actor holds the same role, or a
+/// role named in its `canBeAssignedBy`, at the same or a broader scope; equivalent
+/// permissions are not enough. For a role this plan creates or updates, `custom` is the
+/// definition the plan sends (its id is then [`KNOWN_AFTER_APPLY`], which no held assignment
+/// names, so only `canBeAssignedBy` can let the actor assign it — as PingOne will judge it).
+pub fn custom_refusal(
+    grant: &Grant,
+    held: &[RoleAssignment],
+    custom: &CustomRole,
+    target_environment: &str,
+) -> Option<&'static str> {
+    let entitled = held.iter().any(|a| {
+        (a.role.id == custom.id || custom.can_be_assigned_by.iter().any(|r| r.id == a.role.id))
+            && actor_covers(&a.scope, &grant.scope, target_environment)
+    });
+    (!entitled).then_some(
+        "holds neither this custom role nor a role named in its canBeAssignedBy at the same or \
+         a broader scope",
+    )
+}
+
+/// The permission a custom role write needs: `permissions:create:customRoles` for a create,
+/// `permissions:update:customRoles` for an update (what PingOne's Custom Roles Admin and
+/// Organization Admin hold).
+pub fn custom_role_permission(write: &Write) -> Option<&'static str> {
+    match write {
+        Write::CreateCustomRole { .. } => Some("permissions:create:customRoles"),
+        Write::UpdateCustomRole { .. } => Some("permissions:update:customRoles"),
+        Write::DeleteCustomRole { .. } => Some("permissions:delete:customRoles"),
+        _ => None,
+    }
+}
+
+/// Whether an actor holding `held` holds `permission` over the target environment, by the
+/// permissions of its roles (`roles`: every role it may hold, built-in and custom).
+pub fn holds_permission(
+    held: &[RoleAssignment],
+    roles: &[Role],
+    permission: &str,
+    target_environment: &str,
+) -> bool {
+    let environment = ScopeRef {
+        id: target_environment.to_owned(),
+        kind: ScopeType::Environment,
+    };
+    held.iter()
+        .filter(|a| actor_covers(&a.scope, &environment, target_environment))
+        .any(|a| {
+            roles
+                .iter()
+                .find(|role| role.id == a.role.id)
+                .is_some_and(|role| role.permissions.iter().any(|p| p.id == permission))
+        })
+}
+
 /// Is the role `held_id` the wanted role, or one whose permissions include all of its? That
 /// is how PingOne's documented exceptions read ("you can assign the read-only variants of
 /// built-in roles that are assigned to you"); inferred, not verified.
@@ -102,7 +158,9 @@ pub fn needs_lookup(scope: &ScopeRef, target_environment: &str) -> bool {
         ScopeType::Environment => scope.id != target_environment,
         ScopeType::Application => scope.id != KNOWN_AFTER_APPLY,
         ScopeType::Organization => false,
-        ScopeType::Population | ScopeType::Unknown => true,
+        // A population this run creates exists once its create is sent, before any grant.
+        ScopeType::Population => scope.id != KNOWN_AFTER_APPLY,
+        ScopeType::Unknown => true,
     }
 }
 
@@ -224,6 +282,25 @@ mod tests {
             ),
             Some("does not hold it (or a role that includes it) at the same or a broader scope")
         );
+    }
+
+    #[test]
+    fn custom_role_writes_need_the_custom_roles_permissions_over_the_environment() {
+        let roles = vec![role(
+            "cra",
+            "Custom Roles Admin",
+            &["permissions:create:customRoles"],
+        )];
+        let write = Write::CreateCustomRole {
+            environment_id: "e".into(),
+            definition: Default::default(),
+        };
+        let permission = custom_role_permission(&write).unwrap();
+        let at_org = [held("cra", scope(ScopeType::Organization, "o"))];
+        let elsewhere = [held("cra", scope(ScopeType::Environment, "f"))];
+        assert!(holds_permission(&at_org, &roles, permission, "e"));
+        assert!(!holds_permission(&elsewhere, &roles, permission, "e"));
+        assert!(!holds_permission(&[], &roles, permission, "e"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! script with the writes it was planned to make.
 
 use crate::error::Error;
+use crate::host::engine;
 use crate::recipes;
 use crate::writes::Write;
 use serde::{Deserialize, Serialize};
@@ -35,14 +36,17 @@ impl Script {
             });
         }
         let path = Path::new(recipe);
-        match std::fs::read_to_string(path) {
+        match engine::read_source(path) {
             Ok(source) => Ok(Self {
                 name: recipe.to_owned(),
                 source,
                 dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
                 imports: None,
             }),
-            Err(_) => Err(Error::UnknownRecipe {
+            Err(invalid @ engine::SourceError::NotUtf8 { .. }) => {
+                Err(Error::Usage(format!("{recipe}: {invalid}")))
+            }
+            Err(engine::SourceError::Unreadable(_)) => Err(Error::UnknownRecipe {
                 name: recipe.to_owned(),
                 known: recipes::RECIPES
                     .iter()

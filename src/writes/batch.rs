@@ -8,7 +8,7 @@
 
 use super::journal::JournalEntry;
 use super::send::{Applied, WriteError, send};
-use super::{FieldChange, Write};
+use super::{FieldChange, Write, elapsed_ms};
 use crate::client::{Application, Client, RoleAssignment};
 use futures_util::future::join_all;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -84,11 +84,6 @@ pub struct Flushed {
     pub not_updated: Vec<(String, Vec<FieldChange>)>,
     /// The first failure, if any.
     pub failure: Option<BatchFailure>,
-}
-
-/// Milliseconds since `started`, for journals and reports.
-pub fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -102,6 +102,50 @@ impl Undo {
                     application.name, application.id
                 )));
             }
+            (Write::CreatePopulation { environment_id, .. }, Applied::Population(population)) => {
+                Write::DeletePopulation {
+                    environment_id: environment_id.clone(),
+                    population: super::RoleRef {
+                        id: population.id.clone(),
+                        name: population.name.clone(),
+                    },
+                }
+            }
+            (Write::CreateCustomRole { environment_id, .. }, Applied::CustomRole(role)) => {
+                Write::DeleteCustomRole {
+                    environment_id: environment_id.clone(),
+                    role: super::RoleRef {
+                        id: role.id.clone(),
+                        name: role.name.clone(),
+                    },
+                }
+            }
+            (
+                Write::UpdateCustomRole {
+                    environment_id,
+                    role,
+                    before,
+                    after,
+                },
+                _,
+            ) => Write::UpdateCustomRole {
+                environment_id: environment_id.clone(),
+                role: role.clone(),
+                before: after.clone(),
+                after: before.clone(),
+            },
+            (Write::DeletePopulation { population, .. }, _) => {
+                return Some(Self::Impossible(format!(
+                    "population {:?} ({}) was deleted; it cannot be restored",
+                    population.name, population.id
+                )));
+            }
+            (Write::DeleteCustomRole { role, .. }, _) => {
+                return Some(Self::Impossible(format!(
+                    "custom role {:?} ({}) was deleted; it cannot be restored",
+                    role.name, role.id
+                )));
+            }
             (Write::RotateSecret { .. }, _) => {
                 return Some(Self::Impossible(
                     "a rotated secret cannot be restored; the previous one stays valid as configured"
@@ -146,6 +190,18 @@ impl JournalEntry {
         let mut change = write.change();
         if let Some(id) = applied.id() {
             change.id = id;
+        }
+        // Said plainly when another run had made it: the report must not claim it.
+        match applied {
+            Applied::Application { adopted: true, .. } => {
+                change
+                    .detail
+                    .push_str(" (another run made it at the same time; kept that one)");
+            }
+            Applied::Granted {
+                converged: true, ..
+            } => change.detail.push_str(" (another run had made it)"),
+            _ => {}
         }
         tracing::info!(target: "p1run::change", "{} {} [{}]", change.symbol(), change.detail, change.id);
         Self {
@@ -219,7 +275,7 @@ pub fn roll_back(
                 Undo::Write(write) => {
                     let started = Instant::now();
                     let result = runtime.block_on(send(write, client));
-                    tracing::debug!("compensation took {} ms", super::batch::elapsed_ms(started));
+                    tracing::debug!("compensation took {} ms", super::elapsed_ms(started));
                     let undo = match **write {
                         Write::DeleteApplication {
                             ref application, ..

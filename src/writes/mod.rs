@@ -12,12 +12,17 @@ mod send;
 pub use journal::{Compensation, JournalEntry, Undo, roll_back};
 pub use send::{Applied, WriteError, send};
 
-use crate::client::{Application, ScopeRef, paths};
+use crate::client::{Application, CustomRoleDefinition, ScopeRef, paths};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 use std::path::PathBuf;
+
+/// Milliseconds since `started`, for journals and reports.
+pub fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
 
 /// The id a plan gives to a resource it would create.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
@@ -130,6 +135,48 @@ pub enum Write {
         /// 0: the previous secret ends at once.
         previous_expires_minutes: u32,
     },
+    /// `POST /environments/{env}/populations`.
+    CreatePopulation {
+        /// Where.
+        environment_id: String,
+        /// Its name, unique in the environment.
+        name: String,
+        /// Its description.
+        description: Option<String>,
+    },
+    /// `DELETE /environments/{env}/populations/{population}` (the undo of a create).
+    DeletePopulation {
+        /// Where.
+        environment_id: String,
+        /// Which (id and name).
+        population: RoleRef,
+    },
+    /// `POST /environments/{env}/roles`: a custom admin role.
+    CreateCustomRole {
+        /// Where.
+        environment_id: String,
+        /// What it is (permission and assigner ids).
+        definition: CustomRoleDefinition,
+    },
+    /// `PUT /environments/{env}/roles/{role}`: the role becomes `after` whole; `before` is
+    /// what it was, so that an undo restores it.
+    UpdateCustomRole {
+        /// Where.
+        environment_id: String,
+        /// Which.
+        role: RoleRef,
+        /// Its definition before.
+        before: CustomRoleDefinition,
+        /// Its definition after.
+        after: CustomRoleDefinition,
+    },
+    /// `DELETE /environments/{env}/roles/{role}` (PingOne refuses while it is assigned).
+    DeleteCustomRole {
+        /// Where.
+        environment_id: String,
+        /// Which.
+        role: RoleRef,
+    },
     /// A new 0600 file holding a secret.
     WriteSecretFile {
         /// The file.
@@ -203,6 +250,9 @@ impl Write {
             Self::Revoke { .. } => "revoke",
             Self::RotateSecret { .. } => "rotate",
             Self::WriteSecretFile { .. } => "write",
+            Self::CreatePopulation { .. } | Self::CreateCustomRole { .. } => "create",
+            Self::UpdateCustomRole { .. } => "update",
+            Self::DeletePopulation { .. } | Self::DeleteCustomRole { .. } => "delete",
         }
     }
 
@@ -215,13 +265,24 @@ impl Write {
             Self::Grant { .. } | Self::Revoke { .. } => "role_assignment",
             Self::RotateSecret { .. } => "application_secret",
             Self::WriteSecretFile { .. } => "secret_file",
+            Self::CreatePopulation { .. } | Self::DeletePopulation { .. } => "population",
+            Self::CreateCustomRole { .. }
+            | Self::UpdateCustomRole { .. }
+            | Self::DeleteCustomRole { .. } => "custom_role",
         }
     }
 
     /// The id of the resource it changes, as far as known before it is made.
     pub fn target_id(&self) -> String {
         match self {
-            Self::CreateApplication { .. } | Self::Grant { .. } => KNOWN_AFTER_APPLY.to_owned(),
+            Self::CreateApplication { .. }
+            | Self::Grant { .. }
+            | Self::CreatePopulation { .. }
+            | Self::CreateCustomRole { .. } => KNOWN_AFTER_APPLY.to_owned(),
+            Self::DeletePopulation { population, .. } => population.id.clone(),
+            Self::UpdateCustomRole { role, .. } | Self::DeleteCustomRole { role, .. } => {
+                role.id.clone()
+            }
             Self::UpdateApplication { application, .. }
             | Self::DeleteApplication { application, .. }
             | Self::RotateSecret { application, .. } => application.id.clone(),
@@ -285,6 +346,27 @@ impl Write {
             Self::WriteSecretFile {
                 path, application, ..
             } => format!("write secret of {application:?} to {}", path.display()),
+            Self::CreatePopulation { name, .. } => format!("create population {name:?}"),
+            Self::DeletePopulation { population, .. } => {
+                format!("delete population {:?}", population.name)
+            }
+            Self::CreateCustomRole { definition, .. } => format!(
+                "create custom role {:?} ({} permissions, applicable to {})",
+                definition.name,
+                definition.permissions.len(),
+                scope_types(definition)
+            ),
+            Self::UpdateCustomRole {
+                role,
+                before,
+                after,
+                ..
+            } => format!(
+                "update custom role {:?}: {}",
+                role.name,
+                describe_role_change(before, after)
+            ),
+            Self::DeleteCustomRole { role, .. } => format!("delete custom role {:?}", role.name),
         }
     }
 
@@ -342,6 +424,25 @@ impl Write {
                 method: "write",
                 target: path.display().to_string(),
             },
+            Self::CreatePopulation { environment_id, .. } => {
+                Request::api("POST", &paths::populations(environment_id))
+            }
+            Self::DeletePopulation {
+                environment_id,
+                population,
+            } => Request::api("DELETE", &paths::population(environment_id, &population.id)),
+            Self::CreateCustomRole { environment_id, .. } => {
+                Request::api("POST", &paths::custom_roles(environment_id))
+            }
+            Self::UpdateCustomRole {
+                environment_id,
+                role,
+                ..
+            } => Request::api("PUT", &paths::custom_role(environment_id, &role.id)),
+            Self::DeleteCustomRole {
+                environment_id,
+                role,
+            } => Request::api("DELETE", &paths::custom_role(environment_id, &role.id)),
         }
     }
 
@@ -353,7 +454,13 @@ impl Write {
             | Self::Grant { application, .. }
             | Self::Revoke { application, .. }
             | Self::RotateSecret { application, .. } => Some(application),
-            Self::CreateApplication { .. } | Self::WriteSecretFile { .. } => None,
+            Self::CreateApplication { .. }
+            | Self::WriteSecretFile { .. }
+            | Self::CreatePopulation { .. }
+            | Self::DeletePopulation { .. }
+            | Self::CreateCustomRole { .. }
+            | Self::UpdateCustomRole { .. }
+            | Self::DeleteCustomRole { .. } => None,
         }
     }
 
@@ -396,6 +503,67 @@ fn describe_field(change: &FieldChange, app: &str) -> String {
             plain(&change.from),
             plain(&change.to)
         ),
+    }
+}
+
+/// `ENVIRONMENT, POPULATION`.
+fn scope_types(definition: &CustomRoleDefinition) -> String {
+    definition
+        .applicable_to
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What an update of a custom role changes, field by field (sets compared as sets).
+fn describe_role_change(before: &CustomRoleDefinition, after: &CustomRoleDefinition) -> String {
+    use std::collections::BTreeSet;
+    fn diff(what: &str, before: &[String], after: &[String], out: &mut Vec<String>) {
+        let before: BTreeSet<&String> = before.iter().collect();
+        let after: BTreeSet<&String> = after.iter().collect();
+        let added: Vec<&str> = after.difference(&before).map(|s| s.as_str()).collect();
+        let removed: Vec<&str> = before.difference(&after).map(|s| s.as_str()).collect();
+        if !added.is_empty() {
+            out.push(format!("+{what} {}", added.join(" ")));
+        }
+        if !removed.is_empty() {
+            out.push(format!("-{what} {}", removed.join(" ")));
+        }
+    }
+    let mut changes = Vec::new();
+    if before.description.clone().unwrap_or_default()
+        != after.description.clone().unwrap_or_default()
+    {
+        changes.push(format!(
+            "description {:?} -> {:?}",
+            before.description.clone().unwrap_or_default(),
+            after.description.clone().unwrap_or_default()
+        ));
+    }
+    let kinds = |d: &CustomRoleDefinition| -> Vec<String> {
+        d.applicable_to
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect()
+    };
+    diff("applicableTo", &kinds(before), &kinds(after), &mut changes);
+    diff(
+        "permissions",
+        &before.permissions,
+        &after.permissions,
+        &mut changes,
+    );
+    diff(
+        "canBeAssignedBy",
+        &before.can_be_assigned_by,
+        &after.can_be_assigned_by,
+        &mut changes,
+    );
+    if changes.is_empty() {
+        "no field changes".into()
+    } else {
+        changes.join(", ")
     }
 }
 
@@ -510,5 +678,49 @@ mod tests {
             "tokenEndpointAuthMethod CLIENT_SECRET_BASIC -> CLIENT_SECRET_POST on \"x\""
         );
         assert_eq!(update.change().symbol(), '~');
+    }
+
+    #[test]
+    fn custom_role_updates_say_what_differs_and_undo_to_before() {
+        let definition = |description: &str, permissions: &[&str]| CustomRoleDefinition {
+            name: "R".into(),
+            description: Some(description.into()),
+            applicable_to: vec![ScopeType::Environment],
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            can_be_assigned_by: vec![],
+        };
+        let update = Write::UpdateCustomRole {
+            environment_id: "e".into(),
+            role: RoleRef {
+                id: "r1".into(),
+                name: "R".into(),
+            },
+            before: definition("a", &["x", "y"]),
+            after: definition("b", &["y", "z"]),
+        };
+        assert_eq!(
+            update.detail(),
+            "update custom role \"R\": description \"a\" -> \"b\", +permissions z, -permissions x"
+        );
+        assert_eq!(update.request().to_string(), "PUT /environments/e/roles/r1");
+        assert_eq!(update.change().resource, "custom_role");
+        let undo = Undo::of(&update, &Applied::Deleted);
+        let Some(Undo::Write(undo)) = undo else {
+            panic!("an update is undone by a write")
+        };
+        let Write::UpdateCustomRole { after, .. } = *undo else {
+            panic!("by the reverse update")
+        };
+        assert_eq!(after, definition("a", &["x", "y"]));
+        let create = Write::CreatePopulation {
+            environment_id: "e".into(),
+            name: "P".into(),
+            description: None,
+        };
+        assert_eq!(
+            create.request().to_string(),
+            "POST /environments/e/populations"
+        );
+        assert_eq!(create.change().symbol(), '+');
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{FieldChange, Write, apply_fields};
 use crate::client::{
-    Application, ApplicationSecret, Client, ClientError, RoleAssignment, TokenAuthMethod,
-    write_once,
+    Application, ApplicationSecret, Client, ClientError, CustomRole, Population, RoleAssignment,
+    TokenAuthMethod, write_once,
 };
 use serde_json::{Value, json};
 use std::fmt;
@@ -33,6 +33,10 @@ pub enum Applied {
     Revoked,
     /// The new secret.
     Rotated(ApplicationSecret),
+    /// The population PingOne holds after a create.
+    Population(Population),
+    /// The custom role PingOne holds after a create or an update.
+    CustomRole(CustomRole),
     /// The file is written.
     FileWritten {
         /// It replaced a file (whose content is gone).
@@ -46,6 +50,8 @@ impl Applied {
         match self {
             Self::Application { application, .. } => Some(application.id().to_owned()),
             Self::Granted { assignment, .. } => Some(assignment.id.clone()),
+            Self::Population(population) => Some(population.id.clone()),
+            Self::CustomRole(role) => Some(role.id.clone()),
             _ => None,
         }
     }
@@ -218,6 +224,61 @@ pub async fn send(write: &Write, client: &Client) -> Result<Applied, WriteError>
             )
             .await?;
             Ok(Applied::Rotated(rotated))
+        }
+        Write::CreatePopulation {
+            environment_id,
+            name,
+            description,
+        } => {
+            // Names are unique in an environment: after an answer that leaves it unknown
+            // whether PingOne created it, the name tells.
+            let created = write_once(
+                || client.create_population(environment_id, name, description.as_deref()),
+                || client.population_named(environment_id, name),
+            )
+            .await?;
+            client.note_own_write(None);
+            Ok(Applied::Population(created))
+        }
+        Write::DeletePopulation {
+            environment_id,
+            population,
+        } => {
+            client
+                .delete_population(environment_id, &population.id)
+                .await?;
+            Ok(Applied::Deleted)
+        }
+        Write::CreateCustomRole {
+            environment_id,
+            definition,
+        } => {
+            let created = write_once(
+                || client.create_custom_role(environment_id, definition),
+                || client.custom_role_named(environment_id, &definition.name),
+            )
+            .await?;
+            client.note_own_write(None);
+            Ok(Applied::CustomRole(created))
+        }
+        Write::UpdateCustomRole {
+            environment_id,
+            role,
+            after,
+            ..
+        } => {
+            // A PUT of the whole definition: sending it twice lands on the same state.
+            let updated = client
+                .update_custom_role(environment_id, &role.id, after)
+                .await?;
+            Ok(Applied::CustomRole(updated))
+        }
+        Write::DeleteCustomRole {
+            environment_id,
+            role,
+        } => {
+            client.delete_custom_role(environment_id, &role.id).await?;
+            Ok(Applied::Deleted)
         }
         Write::WriteSecretFile {
             path,

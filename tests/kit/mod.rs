@@ -6,12 +6,16 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod client;
+pub mod http;
+pub mod served;
 
 use p1run::emulator::{Emulator, EmulatorInfo, EmulatorOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use admin::Admin;
+pub use http::{Harness, Http, Reply, poll, spec, worker_body};
 
 /// The binary under test.
 pub const P1RUN: &str = env!("CARGO_BIN_EXE_p1run");
@@ -191,6 +195,11 @@ pub fn emulator(environments: usize) -> Emulator {
         ..EmulatorOptions::default()
     })
     .expect("start emulator")
+}
+
+/// An emulator with these options.
+pub fn emulator_with(options: EmulatorOptions) -> Emulator {
+    Emulator::start(options).expect("start emulator")
 }
 
 /// An emulator that refuses every management write whose path contains `text` (400

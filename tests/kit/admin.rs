@@ -1,7 +1,7 @@
 //! A PingOne admin's view of an emulator over raw HTTP, independent of `p1run`'s own client:
 //! the bootstrap worker's token, then plain GETs and writes, on the emulator tests' `Http`.
 
-use crate::support::{Http, Reply};
+use crate::kit::{Http, Reply};
 use p1run::emulator::Emulator;
 use serde_json::{Value, json};
 use std::time::Duration;
