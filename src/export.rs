@@ -7,7 +7,9 @@
 //! `organization()`), so exporting an environment the recipe was applied to gives the same
 //! text again. Ids that point elsewhere become `param()`s. No secret is ever read.
 
-use crate::client::{Application, Client, ClientError, ClientOptions, ScopeRef, ScopeType};
+use crate::client::{
+    Application, Client, ClientError, ClientOptions, CustomRole, ScopeRef, ScopeType,
+};
 use crate::config::Config;
 use crate::error::Error;
 use crate::run::{self, Destination};
@@ -83,8 +85,22 @@ pub fn execute(args: &ExportArgs) -> Result<i32, Error> {
         })
         .collect();
     let names = runtime.block_on(scope_names(&client, environment_id, &apps));
-    let export = render(&apps, environment_id, &environment.organization.id, &names)
-        .map_err(Error::Usage)?;
+    // Only needed to define custom roles; a worker that may not read them exports the rest.
+    let roles = if apps.iter().any(|app| app.grants.iter().any(|g| g.custom)) {
+        runtime
+            .block_on(client.custom_roles(environment_id))
+            .map_err(reading)?
+    } else {
+        Vec::new()
+    };
+    let export = render(
+        &apps,
+        environment_id,
+        &environment.organization.id,
+        &names,
+        &roles,
+    )
+    .map_err(Error::Usage)?;
     for skipped in &export.skipped {
         eprintln!("warning: {skipped}");
     }
@@ -336,6 +352,7 @@ pub fn render(
     environment_id: &str,
     organization_id: &str,
     names: &HashMap<(ScopeType, String), ScopeName>,
+    roles: &[CustomRole],
 ) -> Result<Export, String> {
     for pair in apps.windows(2) {
         if pair[0].name == pair[1].name {
@@ -349,6 +366,8 @@ pub fn render(
     let mut params = Params::default();
     let mut skipped = Vec::new();
     let mut body = String::new();
+    // The custom roles the applications hold, defined before any application needs them.
+    let mut definitions: BTreeMap<String, String> = BTreeMap::new();
     for app in apps {
         let _ = writeln!(body, "\n// {}", app.name);
         let _ = writeln!(
@@ -358,21 +377,34 @@ pub fn render(
             quote(&app.description),
             quote(&app.kind)
         );
+        // set_roles, not grant_role: the recipe makes exactly these roles, revoking others.
+        let mut pairs = Vec::new();
         for grant in &app.grants {
             if grant.custom {
-                let why = format!(
-                    "{:?}: custom role {:?} at {} {} left out: grant_role takes built-in roles \
-                     only (the custom_role/set_roles primitives are not in this p1run yet)",
-                    app.name, grant.role, grant.scope.kind, grant.scope.id
-                );
-                let _ = writeln!(
-                    body,
-                    "// not exported: custom role {} at {} (grant_role takes built-in roles only)",
-                    quote(&grant.role),
-                    grant.scope.kind
-                );
-                skipped.push(why);
-                continue;
+                match roles
+                    .iter()
+                    .find(|role| role.is_custom() && role.name == grant.role)
+                {
+                    Some(role) => {
+                        definitions
+                            .entry(role.name.clone())
+                            .or_insert_with(|| custom_role_call(role, roles));
+                    }
+                    None => {
+                        skipped.push(format!(
+                            "{:?}: {} at {} {} left out: not a custom role of this environment, \
+                             so the recipe cannot define it",
+                            app.name, grant.role, grant.scope.kind, grant.scope.id
+                        ));
+                        let _ = writeln!(
+                            body,
+                            "// not exported: {} at {} (not a custom role of this environment)",
+                            quote(&grant.role),
+                            grant.scope.kind
+                        );
+                        continue;
+                    }
+                }
             }
             let scope = match grant.scope.kind {
                 ScopeType::Organization if grant.scope.id == organization_id => {
@@ -409,7 +441,12 @@ pub fn render(
                     continue;
                 }
             };
-            let _ = writeln!(body, "grant_role(app, {}, {scope});", quote(&grant.role));
+            pairs.push(format!("    [{}, {scope}],", quote(&grant.role)));
+        }
+        if pairs.is_empty() {
+            let _ = writeln!(body, "set_roles(app, []);");
+        } else {
+            let _ = writeln!(body, "set_roles(app, [\n{}\n]);", pairs.join("\n"));
         }
         let _ = writeln!(body, "set_auth_method(app, {});", quote(&app.auth_method));
         let _ = writeln!(
@@ -427,7 +464,8 @@ pub fn render(
         recipe,
         "//! {count} with their roles, token auth method and enabled state, as exported by\n\
          //! `p1run export`. Scopes at the environment it runs against and its organization are\n\
-         //! environment() and organization(); other scopes are params. No secrets."
+         //! environment() and organization(); other scopes are params. set_roles makes each\n\
+         //! application's roles exactly these. No secrets."
     );
     if !params.declared.is_empty() {
         let _ = writeln!(
@@ -439,12 +477,61 @@ pub fn render(
             let _ = writeln!(recipe, "{line}");
         }
     }
+    if !definitions.is_empty() {
+        let _ = writeln!(recipe, "\n// Custom roles the applications hold.");
+        for definition in definitions.values() {
+            recipe.push_str(definition);
+        }
+    }
     recipe.push_str(&body);
     Ok(Export {
         recipe,
         applications: apps.len(),
         skipped,
     })
+}
+
+/// `custom_role(#{…});` making `role` as it is: permission ids sorted, the roles that may
+/// assign it by name (from `roles`, the environment's built-in and custom roles).
+fn custom_role_call(role: &CustomRole, roles: &[CustomRole]) -> String {
+    let list = |items: Vec<String>| {
+        let quoted: Vec<String> = items.iter().map(|item| quote(item)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let mut permissions: Vec<String> = role
+        .permission_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    permissions.sort();
+    permissions.dedup();
+    let mut applicable: Vec<ScopeType> = role.applicable_to.clone();
+    applicable.sort_by_key(|kind| scope_rank(*kind));
+    let mut assigners: Vec<String> = role
+        .can_be_assigned_by
+        .iter()
+        .map(|by| {
+            roles
+                .iter()
+                .find(|other| other.id == by.id)
+                .map_or_else(|| by.id.clone(), |other| other.name.clone())
+        })
+        .collect();
+    assigners.sort();
+    format!(
+        "custom_role(#{{\n    name: {},\n    description: {},\n    permissions: {},\n    \
+         applicable_to: {},\n    can_be_assigned_by: {},\n}});\n",
+        quote(&role.name),
+        quote(role.description.as_deref().unwrap_or_default()),
+        list(permissions),
+        list(
+            applicable
+                .iter()
+                .map(|kind| kind.as_str().to_owned())
+                .collect()
+        ),
+        list(assigners)
+    )
 }
 
 /// The params the recipe declares for outside scopes, one per id.
@@ -580,15 +667,21 @@ mod tests {
                 name: Some("Default".into()),
             },
         );
-        let export = render(&[app], "env", "org", &names).unwrap();
+        let export = render(&[app], "env", "org", &names, &[]).unwrap();
         let text = &export.recipe;
         assert_eq!(
             text.matches("param(\"population_default\"").count(),
             1,
             "{text}"
         );
-        assert!(text.contains("grant_role(app, \"Environment Admin\", organization());"));
-        assert!(text.contains("population(population_default)"), "{text}");
+        assert!(
+            text.contains("    [\"Environment Admin\", organization()],"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    [\"Identity Data Admin\", population(population_default)],"),
+            "{text}"
+        );
         assert!(!text.contains("\"env\""), "{text}");
     }
 }

@@ -2,7 +2,7 @@
 //! binary (plan against the source changes nothing, apply elsewhere makes the same, export of
 //! that gives the same text).
 
-use crate::harness::{Admin, Test, emulator};
+use crate::kit::{Admin, Test, emulator};
 use p1run::emulator::Emulator;
 use serde_json::Value;
 
@@ -19,11 +19,33 @@ fn workers(
         .filter(|app| app["id"] != actor)
         .map(|app: Value| {
             let id = app["id"].as_str().unwrap_or_default().to_owned();
-            let roles = admin
-                .grants(env, &id)
-                .into_iter()
-                .map(|(role, kind, _)| format!("{role} @ {kind}"))
+            // The environment's role list names custom roles too (`grants` knows built-ins).
+            let roles_here = admin.get(&format!("/environments/{env}/roles"));
+            let role_name = |role_id: &Value| {
+                roles_here["_embedded"]["roles"]
+                    .as_array()
+                    .and_then(|all| all.iter().find(|role| &role["id"] == role_id))
+                    .and_then(|role| role["name"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let assignments = admin.get(&format!(
+                "/environments/{env}/applications/{id}/roleAssignments"
+            ));
+            let mut roles: Vec<String> = assignments["_embedded"]["roleAssignments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} @ {}",
+                        role_name(&a["role"]["id"]),
+                        a["scope"]["type"].as_str().unwrap_or_default()
+                    )
+                })
                 .collect();
+            roles.sort();
             (
                 app["name"].as_str().unwrap_or_default().to_owned(),
                 app["type"].as_str().unwrap_or_default().to_owned(),
@@ -48,7 +70,7 @@ fn apply(emulator: &Emulator, env: &str, recipe: &str, vars: &[&str]) {
     Test::new().config_for(emulator).args(args).run().success();
 }
 
-fn export(emulator: &Emulator, args: &[&str]) -> crate::harness::Output {
+fn export(emulator: &Emulator, args: &[&str]) -> crate::kit::Output {
     Test::new()
         .config_for(emulator)
         .args(["export"])
@@ -71,6 +93,12 @@ fn round_trip_plans_nothing_rebuilds_the_same_and_exports_the_same_text() {
     apply(
         &emulator,
         "env-1",
+        "authorize-worker-custom-role",
+        &["name=Custom Worker"],
+    );
+    apply(
+        &emulator,
+        "env-1",
         "worker-app",
         &[
             "name=Reporting \"Read\" Worker",
@@ -88,11 +116,15 @@ fn round_trip_plans_nothing_rebuilds_the_same_and_exports_the_same_text() {
         exported.stdout
     );
     assert!(
-        recipe.contains("grant_role(app, \"Environment Admin\", organization());"),
+        recipe.contains("    [\"Environment Admin\", organization()],"),
         "{recipe}"
     );
     assert!(
-        recipe.contains("grant_role(app, \"Identity Data Admin\", environment());"),
+        recipe.contains("    [\"Identity Data Admin\", environment()],"),
+        "{recipe}"
+    );
+    assert!(
+        recipe.contains("custom_role(#{\n    name: \"PingOne Authorize Worker Role\","),
         "{recipe}"
     );
     assert!(
@@ -127,7 +159,13 @@ fn round_trip_plans_nothing_rebuilds_the_same_and_exports_the_same_text() {
         .success();
     let admin = Admin::new(&emulator);
     let source = workers(&admin, env1, &info.client_id);
-    assert_eq!(source.len(), 2, "{source:?}");
+    assert_eq!(source.len(), 3, "{source:?}");
+    assert!(
+        source
+            .iter()
+            .any(|app| app.4 == ["PingOne Authorize Worker Role @ ENVIRONMENT"]),
+        "{source:?}"
+    );
     // env-2's own bootstrap worker does not live there: every app is the recipe's.
     assert_eq!(workers(&admin, env2, &info.client_id), source);
 
@@ -211,7 +249,7 @@ fn outside_scopes_become_named_params_and_still_plan_nothing() {
         "{recipe}"
     );
     assert!(
-        recipe.contains("grant_role(app, \"Environment Admin\", environment(environment_env_2));"),
+        recipe.contains("    [\"Environment Admin\", environment(environment_env_2)],"),
         "{recipe}"
     );
     assert!(
@@ -221,8 +259,7 @@ fn outside_scopes_become_named_params_and_still_plan_nothing() {
         "{recipe}"
     );
     assert!(
-        recipe
-            .contains("grant_role(app, \"Identity Data Admin\", population(population_default));"),
+        recipe.contains("    [\"Identity Data Admin\", population(population_default)],"),
         "{recipe}"
     );
     Test::new()

@@ -1,7 +1,7 @@
 //! `p1run test`: the bundled recipes' own tests pass through the real binary, and a failing
 //! test exits 1 naming its line.
 
-use crate::harness::Test;
+use crate::kit::Test;
 
 fn scripts_tests() -> String {
     format!("{}/scripts/tests", env!("CARGO_MANIFEST_DIR"))
