@@ -158,3 +158,25 @@ fn no_test_files_is_an_error() {
         .failure()
         .stderr_has(&["no *.test.rhai files under ."]);
 }
+
+#[test]
+fn test_functions_are_listed_with_their_docs() {
+    let output = Test::new().args(["test", "--functions"]).run().success();
+    for name in [
+        "apply(",
+        "plan(",
+        "apps()",
+        "given_app(",
+        "faults(",
+        "temp_path(",
+        "assert(",
+        "assert_eq(",
+        "expect_error(",
+    ] {
+        assert!(
+            output.stdout.contains(name),
+            "{name} missing:\n{}",
+            output.stdout
+        );
+    }
+}

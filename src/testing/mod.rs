@@ -35,11 +35,23 @@ pub struct TestArgs {
     /// Also write a JUnit XML report to FILE, for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// List the functions a test can call, with their docs, and run nothing.
+    #[arg(long)]
+    pub functions: bool,
 }
 
 /// Runs `p1run test`; the `Ok` value is the exit code.
 pub fn execute(args: &TestArgs) -> Result<i32, Error> {
     use crate::cli::OutputFormat;
+    if args.functions {
+        let mut text = String::new();
+        for (signature, doc) in engine::TEST_FUNCTIONS {
+            let _ = writeln!(text, "{signature}\n    {doc}");
+        }
+        print!("{text}");
+        return Ok(0);
+    }
     let paths = if args.paths.is_empty() {
         default_paths()
     } else {
