@@ -66,6 +66,12 @@ pub enum Command {
     Man,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Run the `fn test_…()` functions of `*.test.rhai` files, each against a fresh emulator.
+    /// Exit 0: all passed; 1: a test failed (or none was found).
+    Test(crate::testing::TestArgs),
+    /// Write a recipe that makes an environment's worker applications as they are: roles,
+    /// token auth method, enabled state (never secrets).
+    Export(crate::export::ExportArgs),
 }
 
 /// `p1run check`.
@@ -279,6 +285,8 @@ impl Arguments {
                 })?;
                 Ok(0)
             }
+            Command::Test(args) => crate::testing::execute(&args),
+            Command::Export(args) => crate::export::execute(&args),
         }
     }
 

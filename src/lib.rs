@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod emulator;
 pub mod error;
+pub mod export;
 pub mod fleet;
 pub mod host;
 pub mod interrupt;
@@ -19,6 +20,7 @@ pub mod run;
 pub mod secret;
 pub mod style;
 pub mod suggest;
+pub mod testing;
 pub mod writes;
 
 use clap::{CommandFactory as _, FromArgMatches as _};

@@ -15,6 +15,8 @@ mod client;
 mod errors;
 // Custom roles, populations, exact role sets and list_apps as primitives.
 mod custom_roles;
+// `p1run export` and its round trip.
+mod export;
 // Fleet runs across many environments.
 mod fleet;
 // The example recipes.
@@ -31,6 +33,8 @@ mod wire;
 mod promises;
 // Proxies, CA stores, certificates, gzip, typos, secret files, imports, floods, state files.
 mod hardening;
+// `p1run test` and the bundled recipes' own tests.
+mod recipe_tests;
 // Secrets never reach output or logs.
 mod secrets;
 

@@ -329,11 +329,9 @@ pub(crate) async fn create(
     let environment = state
         .environment(&environment_id)
         .ok_or_else(ApiError::not_found)?;
-    caller.effective(now, shared.propagation_delay_ms).require(
-        &state,
-        permission::CREATE_APPLICATION,
-        &environment.scope(),
-    )?;
+    caller
+        .effective(now, shared.propagation_delay_ms())
+        .require(&state, permission::CREATE_APPLICATION, &environment.scope())?;
     let request = validate(&body::json_object(&headers, &body)?, true)?;
     // "By default the application inherits the same role assignments as the actor that
     // created the application": those of the caller's token, granted anew.
@@ -362,7 +360,7 @@ pub(crate) async fn create(
         secret: state::new_secret(),
         previous_secret: None,
         role_assignments,
-        visible_from_ms: now.saturating_add(shared.propagation_delay_ms),
+        visible_from_ms: now.saturating_add(shared.propagation_delay_ms()),
     };
     let body = application_json(&shared, &app);
     state.applications.insert(app.id.clone(), app);
@@ -384,7 +382,7 @@ pub(crate) async fn list(
     let environment = state
         .environment(&environment_id)
         .ok_or_else(ApiError::not_found)?;
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let sees_all = effective.allows(&state, permission::READ_APPLICATION, &environment.scope());
     let visible: Vec<(u64, &Application)> = state
         .applications
@@ -432,7 +430,7 @@ pub(crate) async fn read(
     Path((environment_id, application_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -454,7 +452,7 @@ pub(crate) async fn update(
 ) -> ApiResult<Json<Value>> {
     let now = clock::now_ms();
     let mut state = shared.state();
-    let effective = caller.effective(now, shared.propagation_delay_ms);
+    let effective = caller.effective(now, shared.propagation_delay_ms());
     authorize_application(
         &state,
         &effective,
@@ -482,7 +480,7 @@ pub(crate) async fn delete(
 ) -> ApiResult<StatusCode> {
     {
         let mut state = shared.state();
-        let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+        let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
         authorize_application(
             &state,
             &effective,
@@ -545,7 +543,7 @@ pub(crate) async fn read_secret(
 ) -> ApiResult<Json<Value>> {
     let now = clock::now_ms();
     let state = shared.state();
-    let effective = caller.effective(now, shared.propagation_delay_ms);
+    let effective = caller.effective(now, shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -568,7 +566,7 @@ pub(crate) async fn rotate_secret(
 ) -> ApiResult<Json<Value>> {
     let now = clock::now_ms();
     let mut state = shared.state();
-    let effective = caller.effective(now, shared.propagation_delay_ms);
+    let effective = caller.effective(now, shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -633,7 +631,7 @@ pub(crate) async fn delete_previous_secret(
     Path((environment_id, application_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_application(
         &state,
         &effective,

@@ -121,7 +121,7 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<Value>> {
     let request = PageRequest::from_query(query.as_deref())?;
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_environment(
         &state,
         &effective,
@@ -175,7 +175,7 @@ pub(crate) async fn read(
     Path((environment_id, role_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_environment(
         &state,
         &effective,
@@ -380,7 +380,7 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_environment(
         &state,
         &effective,
@@ -435,7 +435,7 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_environment(
         &state,
         &effective,
@@ -478,7 +478,7 @@ pub(crate) async fn delete(
     Path((environment_id, role_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     authorize_environment(
         &state,
         &effective,

@@ -85,7 +85,7 @@ pub(crate) fn role_json(shared: &Shared, state: &State, index: usize) -> Value {
 /// (inferred: every built-in role can see the organization it belongs to).
 fn require_any_role(shared: &Shared, caller: &Caller) -> ApiResult<()> {
     if caller
-        .effective(clock::now_ms(), shared.propagation_delay_ms)
+        .effective(clock::now_ms(), shared.propagation_delay_ms())
         .is_empty()
     {
         Err(ApiError::forbidden())
@@ -106,7 +106,7 @@ pub(crate) async fn read_environment(
         .environment(&environment_id)
         .ok_or_else(ApiError::not_found)?;
     caller
-        .effective(clock::now_ms(), shared.propagation_delay_ms)
+        .effective(clock::now_ms(), shared.propagation_delay_ms())
         .require(&state, permission::READ_ENVIRONMENT, &environment.scope())?;
     Ok(Json(environment_json(&shared, &state, environment)))
 }

@@ -95,6 +95,20 @@ impl Default for EmulatorOptions {
     }
 }
 
+/// The fault knobs that can be changed while an emulator runs ([`Emulator::set_faults`]); the
+/// same meaning as the [`EmulatorOptions`] fields of the same names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Probability of a random 500/502/503 on a management request.
+    pub fault_rate: f64,
+    /// Probability that a management POST which succeeded answers 502 anyway.
+    pub lost_answer_rate: f64,
+    /// How long a new role grant (and a new application) takes to become visible.
+    pub propagation_delay: Duration,
+    /// Seed for the fault generators; `None` draws a random one.
+    pub seed: Option<u64>,
+}
+
 /// What a started emulator tells its users: the one JSON line `p1run emulator` prints.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EmulatorInfo {
@@ -228,6 +242,13 @@ impl Emulator {
     /// URLs, ids and the bootstrap credentials.
     pub fn info(&self) -> &EmulatorInfo {
         &self.info
+    }
+
+    /// Turns the fault knobs to `faults` from the next request on, replacing what
+    /// [`EmulatorOptions`] set: `p1run test`'s `faults()` makes a test's emulator unreliable
+    /// after its setup. A propagation delay counts for grants and applications made from now.
+    pub fn set_faults(&self, faults: &Faults) {
+        self.shared.set_faults(faults);
     }
 
     /// Every request served so far, oldest first (the emulator's own `/_emulator/*` calls

@@ -173,7 +173,7 @@ pub(crate) async fn list(
     let environment = state
         .environment(&environment_id)
         .ok_or_else(ApiError::not_found)?;
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let sees_all = effective.allows(&state, permission::READ_POPULATION, &environment.scope());
     let visible: Vec<(u64, &Population)> = state
         .populations
@@ -221,7 +221,7 @@ pub(crate) async fn read(
     Path((environment_id, population_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let population = authorize_population(
         &state,
         &effective,
@@ -245,11 +245,9 @@ pub(crate) async fn create(
     let environment = state
         .environment(&environment_id)
         .ok_or_else(ApiError::not_found)?;
-    caller.effective(now, shared.propagation_delay_ms).require(
-        &state,
-        permission::CREATE_POPULATION,
-        &environment.scope(),
-    )?;
+    caller
+        .effective(now, shared.propagation_delay_ms())
+        .require(&state, permission::CREATE_POPULATION, &environment.scope())?;
     let fields = validate(&body::json_object(&headers, &body)?)?;
     check_unique_name(&state, &environment_id, &fields, None)?;
     let population = Population {
@@ -282,7 +280,7 @@ pub(crate) async fn update(
 ) -> ApiResult<Json<Value>> {
     let now = clock::now_ms();
     let mut state = shared.state();
-    let effective = caller.effective(now, shared.propagation_delay_ms);
+    let effective = caller.effective(now, shared.propagation_delay_ms());
     authorize_population(
         &state,
         &effective,
@@ -316,7 +314,7 @@ pub(crate) async fn delete(
     Path((environment_id, population_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let population = authorize_population(
         &state,
         &effective,

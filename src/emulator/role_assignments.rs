@@ -66,7 +66,7 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<Value>> {
     let request = PageRequest::from_query(query.as_deref())?;
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -111,7 +111,7 @@ pub(crate) async fn read(
     Path((environment_id, application_id, assignment_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -314,7 +314,7 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let now = clock::now_ms();
     let mut state = shared.state();
-    let effective = caller.effective(now, shared.propagation_delay_ms);
+    let effective = caller.effective(now, shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,
@@ -353,7 +353,7 @@ pub(crate) async fn delete(
     Path((environment_id, application_id, assignment_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let mut state = shared.state();
-    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms);
+    let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
     let app = authorize_application(
         &state,
         &effective,

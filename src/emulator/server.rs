@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -39,10 +40,13 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     state_file: Option<PathBuf>,
     latency: Duration,
-    pub(crate) propagation_delay_ms: u64,
+    // The three fault knobs below sit behind an atomic and locks, not plain fields, only so
+    // that `Emulator::set_faults` can turn them on in a running emulator (`p1run test`'s
+    // `faults()`); everything else reads them once per request, as before.
+    propagation_delay_ms: AtomicU64,
     rate_limiter: Option<RateLimiter>,
-    faults: Option<FaultInjector>,
-    lost_answers: Option<FaultInjector>,
+    faults: RwLock<Option<FaultInjector>>,
+    lost_answers: RwLock<Option<FaultInjector>>,
     refuse_writes_to: Option<String>,
 }
 
@@ -55,19 +59,47 @@ impl Shared {
             base_url,
             state_file: options.state_file.clone(),
             latency: options.latency,
-            propagation_delay_ms: u64::try_from(options.propagation_delay.as_millis())
-                .unwrap_or(u64::MAX),
+            propagation_delay_ms: AtomicU64::new(
+                u64::try_from(options.propagation_delay.as_millis()).unwrap_or(u64::MAX),
+            ),
             rate_limiter: options.rate_limit.and_then(RateLimiter::per_second),
-            faults: (options.fault_rate > 0.0)
-                .then(|| FaultInjector::new(options.fault_rate, options.seed)),
+            faults: RwLock::new(fault_injector(options.fault_rate, options.seed)),
             refuse_writes_to: options.refuse_writes_to.clone(),
-            lost_answers: (options.lost_answer_rate > 0.0).then(|| {
-                FaultInjector::new(
-                    options.lost_answer_rate,
-                    options.seed.map(|seed| seed ^ 0x5eed),
-                )
-            }),
+            lost_answers: RwLock::new(lost_answer_injector(options.lost_answer_rate, options.seed)),
         }
+    }
+
+    /// How long a new grant or application takes to count (`--propagation-delay`).
+    pub(crate) fn propagation_delay_ms(&self) -> u64 {
+        self.propagation_delay_ms.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the fault knobs of a running emulator (see [`super::Emulator::set_faults`]).
+    pub(crate) fn set_faults(&self, faults: &super::Faults) {
+        self.propagation_delay_ms.store(
+            u64::try_from(faults.propagation_delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        *self.faults.write().unwrap_or_else(PoisonError::into_inner) =
+            fault_injector(faults.fault_rate, faults.seed);
+        *self
+            .lost_answers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) =
+            lost_answer_injector(faults.lost_answer_rate, faults.seed);
+    }
+
+    fn draw_fault(&self) -> Option<axum::http::StatusCode> {
+        let faults = self.faults.read().unwrap_or_else(PoisonError::into_inner);
+        faults.as_ref().and_then(FaultInjector::draw)
+    }
+
+    fn draw_lost_answer(&self) -> bool {
+        let lost = self
+            .lost_answers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        lost.as_ref().and_then(FaultInjector::draw).is_some()
     }
 
     /// The state; a handler that panicked while holding it must not take the emulator down.
@@ -145,6 +177,16 @@ impl RequestLog {
             }
         }
     }
+}
+
+/// Random server errors at `rate`, none at 0.
+fn fault_injector(rate: f64, seed: Option<u64>) -> Option<FaultInjector> {
+    (rate > 0.0).then(|| FaultInjector::new(rate, seed))
+}
+
+/// Lost answers at `rate`, drawn from a generator of their own (seeded apart from the faults').
+fn lost_answer_injector(rate: f64, seed: Option<u64>) -> Option<FaultInjector> {
+    (rate > 0.0).then(|| FaultInjector::new(rate, seed.map(|seed| seed ^ 0x5eed)))
 }
 
 /// The whole application.
@@ -353,7 +395,7 @@ async fn gate(
         }
     }
     if is_management {
-        if let Some(status) = shared.faults.as_ref().and_then(FaultInjector::draw) {
+        if let Some(status) = shared.draw_fault() {
             return with_caller(ApiError::injected_fault(status).into_response(), caller_id);
         }
         if request.method() != axum::http::Method::GET
@@ -377,15 +419,7 @@ async fn gate(
     }
     let is_post = request.method() == axum::http::Method::POST;
     let response = next.run(request).await;
-    if is_management
-        && is_post
-        && response.status().is_success()
-        && shared
-            .lost_answers
-            .as_ref()
-            .and_then(FaultInjector::draw)
-            .is_some()
-    {
+    if is_management && is_post && response.status().is_success() && shared.draw_lost_answer() {
         return with_caller(
             ApiError::injected_fault(axum::http::StatusCode::BAD_GATEWAY).into_response(),
             caller_id,
