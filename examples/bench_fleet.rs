@@ -138,7 +138,8 @@ fn run_fleet(config: &Config) -> u64 {
         saved_plan: None,
         rollback_on_failure: false,
     };
-    let shared = Shared::new(Some(config.fleet.requests_per_second)).expect("shared");
+    let shared =
+        Shared::new(Some(p1run::fleet::BudgetPolicy::new(&config.fleet, None))).expect("shared");
     let names = config.environment_names();
     let results = p1run::fleet::run(&request, &names, config, &shared, JOBS);
     let failed: Vec<_> = results

@@ -3,12 +3,12 @@
 //! House rules, after xh: long flags for everything, `short` only for the common ones, an
 //! uppercase value name on every flag that takes a value.
 
-use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND};
+use crate::config::Config;
 use crate::error::Error;
 use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
-use crate::report::Report;
+use crate::report::{FleetReport, Report};
 use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -46,6 +46,18 @@ pub enum Command {
     Primitives,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Work with run reports (`--report FILE`), e.g. merge the reports of CI shards.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `p1run report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge shard reports of one recipe and mode into one fleet report: environments in
+    /// natural order, totals recomputed. Refuses reports of different recipes or modes, and an
+    /// environment in two reports.
+    Merge(crate::ci::MergeArgs),
 }
 
 /// Flags shared by the commands that run a recipe.
@@ -93,6 +105,11 @@ pub struct RunArgs {
     /// for failed and rolled-back runs too.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also write the results as JUnit XML to FILE: one test case per environment, failures
+    /// with their error. With $GITHUB_STEP_SUMMARY set, a Markdown summary is appended to it.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `p1run apply`.
@@ -164,6 +181,7 @@ impl Command {
                 print!("{}", primitives_listing()?);
                 Ok(0)
             }
+            Self::Report(ReportCommand::Merge(args)) => crate::ci::merge(&args),
             Self::Emulator(args) => {
                 let options = args.options().map_err(Error::Usage)?;
                 crate::emulator::serve_until_interrupted(options).map_err(|source| Error::Io {
@@ -213,9 +231,10 @@ fn execute_run(
         saved_plan: saved_plan.as_ref(),
         rollback_on_failure,
     };
-    let budget = config
-        .as_ref()
-        .map_or(DEFAULT_REQUESTS_PER_SECOND, |c| c.fleet.requests_per_second);
+    let budget = fleet::BudgetPolicy::new(
+        &config.as_ref().map(|c| c.fleet.clone()).unwrap_or_default(),
+        args.shard,
+    );
     let shared = Shared::new(Some(budget))?;
     let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
     if fleet {
@@ -241,6 +260,7 @@ fn execute_run(
             &results,
             mode == Mode::Plan,
             started.elapsed(),
+            fleet::budget_report(&shared),
         );
     }
 
@@ -270,17 +290,25 @@ fn execute_run(
     };
     let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
+    let report = Report::new(
+        &result.outcome,
+        &result.journal,
+        &result.environment_id,
+        planning,
+    );
     if let Some(path) = &args.report {
-        write_json(
-            path,
-            &Report::new(
-                &result.outcome,
-                &result.journal,
-                &result.environment_id,
-                planning,
-            ),
-        )?;
+        write_json(path, &report)?;
     }
+    crate::ci::publish(
+        args.junit.as_deref(),
+        &FleetReport::new(
+            report.mode,
+            &report.recipe,
+            vec![serde_json::to_value(&report).unwrap_or_default()],
+            report.duration_ms,
+            None,
+        ),
+    )?;
     if let (Some(path), None) = (plan_out, &result.error) {
         SavedPlan {
             version: SavedPlan::VERSION,
@@ -323,24 +351,19 @@ fn finish_fleet(
     results: &[EnvironmentResult],
     planning: bool,
     duration: std::time::Duration,
+    budget: Option<serde_json::Value>,
 ) -> Result<i32, Error> {
     let summary = FleetOutcome::new(recipe, results, planning, duration);
+    let reports = results
+        .iter()
+        .map(|env| env.report(recipe, planning))
+        .collect();
+    let mode = if planning { "plan" } else { "apply" };
+    let report = FleetReport::new(mode, recipe, reports, summary.duration_ms, budget);
     if let Some(path) = &args.report {
-        let reports: Vec<serde_json::Value> = results
-            .iter()
-            .map(|env| match &env.result {
-                Ok(result) => serde_json::to_value(Report::new(&result.outcome, &result.journal, &result.environment_id, planning)).unwrap_or_default(),
-                Err(error) => serde_json::json!({
-                    "p1run_report": 1, "environment": env.name, "status": "failed", "error": error.to_string(),
-                    "changes": [], "compensations": []
-                }),
-            })
-            .collect();
-        write_json(
-            path,
-            &serde_json::json!({ "p1run_report": 1, "recipe": recipe, "environments": reports }),
-        )?;
+        write_json(path, &report)?;
     }
+    crate::ci::publish(args.junit.as_deref(), &report)?;
     let text = match args.output {
         OutputFormat::Json => {
             // A fleet runs configured environments only.
