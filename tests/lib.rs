@@ -13,6 +13,8 @@ mod client;
 mod errors;
 // Fleet runs across many environments.
 mod fleet;
+// Fleets over CI machines: shard budgets, merged reports, JUnit and step summaries.
+mod fleet_ci;
 // The example recipes.
 mod examples;
 // The same final state under latency, faults, propagation delay and rate limits.
