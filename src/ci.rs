@@ -172,10 +172,15 @@ fn status_text(environment: &Value) -> String {
 /// environment (status, changes, requests, and the first line of any error).
 pub fn step_summary(report: &FleetReport) -> String {
     let mut text = format!(
-        "### p1run {} `{}`: {} environments, {} ok, {} failed\n\n",
+        "### p1run {} `{}`: {} environment{}, {} ok, {} failed\n\n",
         report.mode,
         cell(&report.recipe),
         report.environment_count,
+        if report.environment_count == 1 {
+            ""
+        } else {
+            "s"
+        },
         report.environment_count - report.failed,
         report.failed
     );
