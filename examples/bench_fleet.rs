@@ -140,7 +140,8 @@ fn run_fleet(config: &Config) -> u64 {
         quiet: true,
         label_prints: true,
     };
-    let shared = Shared::new(Some(config.fleet.requests_per_second)).expect("shared");
+    let shared =
+        Shared::new(Some(p1run::fleet::BudgetPolicy::new(&config.fleet, None))).expect("shared");
     let names = config.environment_names();
     let results = p1run::fleet::run(&request, &names, config, &shared, JOBS);
     let failed: Vec<_> = results

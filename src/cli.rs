@@ -3,12 +3,12 @@
 //! House rules, after xh: long flags for everything, `short` only for the common ones, an
 //! uppercase value name on every flag that takes a value.
 
-use crate::config::{Config, DEFAULT_REQUESTS_PER_SECOND, LOCAL};
+use crate::config::{Config, LOCAL};
 use crate::error::Error;
 use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
-use crate::report::Report;
+use crate::report::{FleetReport, Report};
 use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
 use crate::style::ColorWhen;
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
@@ -72,6 +72,18 @@ pub enum Command {
     /// Write a recipe that makes an environment's worker applications as they are: roles,
     /// token auth method, enabled state (never secrets).
     Export(crate::export::ExportArgs),
+    /// Work with run reports (`--report FILE`), e.g. merge the reports of CI shards.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `p1run report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge shard reports of one recipe and mode into one fleet report: environments in
+    /// natural order, totals recomputed. Refuses reports of different recipes or modes, and an
+    /// environment in two reports.
+    Merge(crate::ci::MergeArgs),
 }
 
 /// `p1run check`.
@@ -155,6 +167,11 @@ pub struct RunArgs {
     /// for failed and rolled-back runs too.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also write the results as JUnit XML to FILE: one test case per environment, failures
+    /// with their error. With $GITHUB_STEP_SUMMARY set, a Markdown summary is appended to it.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `p1run apply`.
@@ -277,6 +294,7 @@ impl Arguments {
                 print_stdout(&String::from_utf8_lossy(&out))?;
                 Ok(0)
             }
+            Command::Report(ReportCommand::Merge(args)) => crate::ci::merge(&args),
             Command::Emulator(args) => {
                 let options = args.options().map_err(Error::Usage)?;
                 crate::emulator::serve_until_interrupted(options).map_err(|source| Error::Io {
@@ -420,9 +438,10 @@ fn execute_run(
         quiet,
         label_prints: fleet,
     };
-    let budget = config
-        .as_ref()
-        .map_or(DEFAULT_REQUESTS_PER_SECOND, |c| c.fleet.requests_per_second);
+    let budget = fleet::BudgetPolicy::new(
+        &config.as_ref().map(|c| c.fleet.clone()).unwrap_or_default(),
+        args.shard,
+    );
     let shared = Shared::new(Some(budget))?;
     if fleet {
         let config = config.as_ref().ok_or_else(|| {
@@ -464,6 +483,7 @@ fn execute_run(
             &results,
             mode == Mode::Plan,
             started.elapsed(),
+            fleet::budget_report(&shared),
         );
     }
 
@@ -493,17 +513,25 @@ fn execute_run(
     };
     let result = run::run(&request, destination, &shared)?;
     let planning = mode == Mode::Plan;
+    let report = Report::new(
+        &result.outcome,
+        &result.journal,
+        &result.environment_id,
+        planning,
+    );
     if let Some(path) = &args.report {
-        write_json(
-            path,
-            &Report::new(
-                &result.outcome,
-                &result.journal,
-                &result.environment_id,
-                planning,
-            ),
-        )?;
+        write_json(path, &report)?;
     }
+    crate::ci::publish(
+        args.junit.as_deref(),
+        &FleetReport::new(
+            report.mode,
+            &report.recipe,
+            vec![serde_json::to_value(&report).unwrap_or_default()],
+            report.duration_ms,
+            None,
+        ),
+    )?;
     if let (Some(path), None) = (plan_out, &result.error) {
         SavedPlan {
             version: SavedPlan::VERSION,
@@ -549,24 +577,19 @@ fn finish_fleet(
     results: &[EnvironmentResult],
     planning: bool,
     duration: std::time::Duration,
+    budget: Option<serde_json::Value>,
 ) -> Result<i32, Error> {
     let summary = FleetOutcome::new(recipe, results, planning, duration);
+    let reports = results
+        .iter()
+        .map(|env| env.report(recipe, planning))
+        .collect();
+    let mode = if planning { "plan" } else { "apply" };
+    let report = FleetReport::new(mode, recipe, reports, summary.duration_ms, budget);
     if let Some(path) = &args.report {
-        let reports: Vec<serde_json::Value> = results
-            .iter()
-            .map(|env| match &env.result {
-                Ok(result) => serde_json::to_value(Report::new(&result.outcome, &result.journal, &result.environment_id, planning)).unwrap_or_default(),
-                Err(error) => serde_json::json!({
-                    "p1run_report": 1, "environment": env.name, "status": "failed", "error": error.to_string(),
-                    "changes": [], "compensations": []
-                }),
-            })
-            .collect();
-        write_json(
-            path,
-            &serde_json::json!({ "p1run_report": 1, "recipe": recipe, "environments": reports }),
-        )?;
+        write_json(path, &report)?;
     }
+    crate::ci::publish(args.junit.as_deref(), &report)?;
     let text = match args.output {
         OutputFormat::Json => {
             // A fleet runs configured environments only.

@@ -49,15 +49,41 @@ pub struct FleetSettings {
     /// license: its documented base rate for configuration calls is 600 a minute (10/s), and
     /// which group application calls fall in is not documented, so the default stays under it.
     pub requests_per_second: u32,
+    /// With `--shard I/N`: `split` (the default) gives each shard `1/N` of every license's
+    /// budget, because shards run at once against the same licenses; `full` gives each the
+    /// whole budget (shards that run one after another, or on licenses of their own).
+    pub shard_budget: ShardBudget,
+    /// The most of a license's budget one process sends to PingOne: PingOne limits one IP
+    /// address to 35% of the license rate by default. 1.0 switches the cap off (trial
+    /// licenses, or addresses allowed on PingOne's "Rate Limits and Allowed IPs" page).
+    pub address_share: f64,
 }
 
 /// The default request budget: safely under PingOne's documented 10/s configuration rate.
 pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 8;
 
+/// The default per-address share: PingOne's documented default per-IP limit, 35% of the
+/// license rate (https://docs.pingidentity.com/pingone/settings/p1_rate_limits.html). Applied
+/// to `requests_per_second`, itself under the license rate, it leaves the same margin.
+pub const DEFAULT_ADDRESS_SHARE: f64 = 0.35;
+
+/// `[fleet] shard_budget`: how `--shard I/N` shares each license's budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShardBudget {
+    /// Each shard takes `1/N`: N shards at once send what one process would.
+    #[default]
+    Split,
+    /// Each shard takes the whole budget.
+    Full,
+}
+
 impl Default for FleetSettings {
     fn default() -> Self {
         Self {
             requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            shard_budget: ShardBudget::Split,
+            address_share: DEFAULT_ADDRESS_SHARE,
         }
     }
 }
@@ -224,6 +250,13 @@ impl Config {
             if value == 0 {
                 return Err(config.error(format!("{key} must be at least 1")));
             }
+        }
+        let share = config.fleet.address_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(config.error(format!(
+                "[fleet] address_share must be more than 0 and at most 1 (a fraction of the \
+                 license's requests_per_second; 1 switches the per-address cap off); got {share}"
+            )));
         }
         for (name, env) in &config.environments {
             if env.client_secret.is_some() {

@@ -5,6 +5,7 @@
 //! [`recipes`], the [`config`] file, the run [`report`] and the [`cli`].
 
 pub mod check;
+pub mod ci;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -1,13 +1,17 @@
 //! What a run tells its user: a readable summary on a terminal, or one JSON document
 //! `{recipe, environment, status, changes, outputs, requests, duration_ms}`.
 
+use crate::error::Error;
 pub use crate::writes::Compensation;
 use crate::writes::{Change, JournalEntry};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cmp::Ordering;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The script ran to its end.
@@ -235,5 +239,395 @@ impl Report {
             compensations: outcome.compensations.clone(),
             error: outcome.error.clone(),
         }
+    }
+}
+
+impl Status {
+    /// True for the endings that fail a run: `failed`, `rolled_back`, `interrupted`.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::RolledBack | Self::Interrupted)
+    }
+}
+
+/// `--report FILE` of a fleet run, and what `p1run report merge` writes: every environment's
+/// [`Report`], naturally sorted by name (`env-2` before `env-10`), with the totals.
+#[derive(Debug, Serialize)]
+pub struct FleetReport {
+    /// Schema version.
+    pub p1run_report: u32,
+    /// `apply` or `plan`.
+    pub mode: String,
+    /// Recipe name or script path.
+    pub recipe: String,
+    /// `failed` when any environment failed, else `planned` for plans, `succeeded` for applies.
+    pub status: Status,
+    /// Environments, and how many of them failed.
+    pub environment_count: usize,
+    /// Environments that failed, were rolled back or interrupted.
+    pub failed: usize,
+    /// Writes made (or, in a plan, pending), all environments together.
+    pub changes: u64,
+    /// HTTP requests sent, all environments together.
+    pub requests: u64,
+    /// Wall time; for a merged report, the longest shard's (shards run at once).
+    pub duration_ms: u64,
+    /// The request budget this process ran under (`--shard`, `[fleet]`): see
+    /// [`crate::fleet::BudgetPolicy`]. Absent in a merged report, which lists each shard's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Value>,
+    /// For a merged report: each input file with its environments and budget.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedInput>,
+    /// One [`Report`] per environment.
+    pub environments: Vec<Value>,
+}
+
+/// One input of `p1run report merge`, as the merged report remembers it.
+#[derive(Debug, Serialize)]
+pub struct MergedInput {
+    /// The file as named on the command line.
+    pub file: String,
+    /// Its environments.
+    pub environments: usize,
+    /// The budget it ran under, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Value>,
+}
+
+impl FleetReport {
+    /// A fleet report of these environment reports (any order), totals computed from them.
+    pub fn new(
+        mode: &str,
+        recipe: &str,
+        mut environments: Vec<Value>,
+        duration_ms: u64,
+        budget: Option<Value>,
+    ) -> Self {
+        environments.sort_by(|a, b| natural_cmp(environment_name(a), environment_name(b)));
+        let failed = environments
+            .iter()
+            .filter(|e| environment_status(e).is_none_or(Status::is_failure))
+            .count();
+        Self {
+            p1run_report: 1,
+            mode: mode.to_owned(),
+            recipe: recipe.to_owned(),
+            status: if failed > 0 {
+                Status::Failed
+            } else if mode == "plan" {
+                Status::Planned
+            } else {
+                Status::Succeeded
+            },
+            environment_count: environments.len(),
+            failed,
+            changes: environments.iter().map(changes_of).sum(),
+            requests: environments
+                .iter()
+                .map(|e| e["requests"].as_u64().unwrap_or(0))
+                .sum(),
+            duration_ms,
+            budget,
+            merged_from: Vec::new(),
+            environments,
+        }
+    }
+}
+
+/// An environment report's name (`""` when it has none).
+pub fn environment_name(report: &Value) -> &str {
+    report["environment"].as_str().unwrap_or_default()
+}
+
+/// An environment report's status; `None` when missing or unknown (counted as failed).
+pub fn environment_status(report: &Value) -> Option<Status> {
+    Status::deserialize(&report["status"]).ok()
+}
+
+/// Writes an environment report made or (in a plan) would make: its changes less the failed.
+pub fn changes_of(report: &Value) -> u64 {
+    report["changes"].as_array().map_or(0, |changes| {
+        changes.iter().filter(|c| c["outcome"] != "failed").count() as u64
+    })
+}
+
+/// Names in the order people count: runs of digits compare as numbers, so `env-2` comes
+/// before `env-10`; ties (`env-01`, `env-1`) fall back to plain string order.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn chunks(text: &str) -> Vec<(bool, &str)> {
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                chunks.push((bytes[start].is_ascii_digit(), &text[start..i]));
+                start = i;
+            }
+        }
+        chunks
+    }
+    let (left, right) = (chunks(a), chunks(b));
+    for (l, r) in left.iter().zip(&right) {
+        let order = match (l, r) {
+            ((true, l), (true, r)) => {
+                let (l, r) = (l.trim_start_matches('0'), r.trim_start_matches('0'));
+                l.len().cmp(&r.len()).then_with(|| l.cmp(r))
+            }
+            ((_, l), (_, r)) => l.cmp(r),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    left.len().cmp(&right.len()).then_with(|| a.cmp(b))
+}
+
+/// One parsed input of a merge: its file, recipe, mode and environment reports.
+#[derive(Debug)]
+struct MergeInput {
+    file: String,
+    recipe: String,
+    mode: String,
+    duration_ms: u64,
+    budget: Option<Value>,
+    environments: Vec<Value>,
+}
+
+/// `p1run report merge`: reads shard reports (fleet reports, or single-environment reports
+/// that count as one environment each) of one recipe and mode into one fleet report.
+pub fn merge_files(paths: &[PathBuf]) -> Result<FleetReport, Error> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            context: format!("reading report {}", path.display()),
+            source,
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|error| {
+            Error::Usage(format!(
+                "{} is not a JSON report ({error}); pass the files p1run wrote with --report",
+                path.display()
+            ))
+        })?;
+        inputs.push(parse_input(path, value)?);
+    }
+    merge(inputs)
+}
+
+fn parse_input(path: &Path, value: Value) -> Result<MergeInput, Error> {
+    let file = path.display().to_string();
+    let refuse = |why: &str| {
+        Error::Usage(format!(
+            "{file} is not a p1run report ({why}); pass the files p1run wrote with --report"
+        ))
+    };
+    match value["p1run_report"].as_u64() {
+        Some(1) => {}
+        Some(version) => {
+            return Err(Error::Usage(format!(
+                "{file} is a p1run report of version {version}; this p1run reads version 1: \
+                 merge it with the p1run that wrote it"
+            )));
+        }
+        None => return Err(refuse("no \"p1run_report\": 1")),
+    }
+    let environments = match value.get("environments") {
+        Some(Value::Array(environments)) => environments.clone(),
+        Some(_) => return Err(refuse("\"environments\" is not a list")),
+        // A single-environment report is one environment.
+        None if value["environment"].is_string() => vec![value.clone()],
+        None => return Err(refuse("neither \"environments\" nor \"environment\"")),
+    };
+    if let Some(index) = environments
+        .iter()
+        .position(|e| environment_name(e).is_empty())
+    {
+        return Err(refuse(&format!(
+            "entry {} has no \"environment\"",
+            index + 1
+        )));
+    }
+    let text_of = |key: &str| -> Option<String> {
+        value[key]
+            .as_str()
+            .or_else(|| environments.iter().find_map(|e| e[key].as_str()))
+            .map(str::to_owned)
+    };
+    let recipe = text_of("recipe").ok_or_else(|| refuse("no \"recipe\""))?;
+    let mode = text_of("mode").ok_or_else(|| refuse("no \"mode\""))?;
+    // Every entry must agree with its file: a hand-edited mix would merge into a lie.
+    for entry in &environments {
+        for (key, expected) in [("recipe", &recipe), ("mode", &mode)] {
+            if let Some(found) = entry[key].as_str()
+                && found != expected
+            {
+                return Err(Error::Usage(format!(
+                    "{file}: environment {} has {key} {found:?} but the report {expected:?}",
+                    environment_name(entry)
+                )));
+            }
+        }
+    }
+    Ok(MergeInput {
+        file,
+        recipe,
+        mode,
+        duration_ms: value["duration_ms"].as_u64().unwrap_or(0),
+        budget: value.get("budget").cloned(),
+        environments,
+    })
+}
+
+fn merge(inputs: Vec<MergeInput>) -> Result<FleetReport, Error> {
+    let Some(first) = inputs.first() else {
+        return Err(Error::Usage(
+            "report merge needs at least one report file".into(),
+        ));
+    };
+    for input in &inputs[1..] {
+        for (what, mine, theirs) in [
+            ("recipe", &input.recipe, &first.recipe),
+            ("mode", &input.mode, &first.mode),
+        ] {
+            if mine != theirs {
+                return Err(Error::Usage(format!(
+                    "{} is a report of {what} {theirs:?} but {} of {what} {mine:?}: merge \
+                     only the shard reports of one run (one recipe, all apply or all plan)",
+                    first.file, input.file
+                )));
+            }
+        }
+    }
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for input in &inputs {
+        for entry in &input.environments {
+            let name = environment_name(entry);
+            if let Some(earlier) = seen.insert(name.to_owned(), &input.file) {
+                let place = if earlier == input.file {
+                    format!("twice in {earlier}")
+                } else {
+                    format!("in both {earlier} and {}", input.file)
+                };
+                return Err(Error::Usage(format!(
+                    "environment {name} is {place}: each environment must come from exactly \
+                     one shard report (was a shard run twice, or a file named twice?)"
+                )));
+            }
+        }
+    }
+    let (recipe, mode) = (first.recipe.clone(), first.mode.clone());
+    let duration_ms = inputs.iter().map(|i| i.duration_ms).max().unwrap_or(0);
+    let merged_from = inputs
+        .iter()
+        .map(|input| MergedInput {
+            file: input.file.clone(),
+            environments: input.environments.len(),
+            budget: input.budget.clone(),
+        })
+        .collect();
+    let environments = inputs.into_iter().flat_map(|i| i.environments).collect();
+    let mut report = FleetReport::new(&mode, &recipe, environments, duration_ms, None);
+    report.merged_from = merged_from;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(name: &str, status: &str, requests: u64) -> Value {
+        json!({"p1run_report": 1, "mode": "apply", "recipe": "authorize-worker",
+               "environment": name, "status": status, "requests": requests,
+               "changes": [{"outcome": "succeeded"}, {"outcome": "failed"}]})
+    }
+
+    fn input(file: &str, recipe: &str, mode: &str, names: &[&str]) -> MergeInput {
+        MergeInput {
+            file: file.into(),
+            recipe: recipe.into(),
+            mode: mode.into(),
+            duration_ms: 10,
+            budget: None,
+            environments: names.iter().map(|n| env(n, "succeeded", 5)).collect(),
+        }
+    }
+
+    #[test]
+    fn natural_order_counts_numbers() {
+        let mut names = vec!["env-10", "env-2", "env-1", "prod", "env-01", "env-a"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["env-01", "env-1", "env-2", "env-10", "env-a", "prod"]
+        );
+    }
+
+    #[test]
+    fn merge_sorts_and_recomputes_totals() {
+        let merged = merge(vec![
+            input("a.json", "r", "apply", &["env-10", "env-1"]),
+            input("b.json", "r", "apply", &["env-2"]),
+        ])
+        .unwrap();
+        let names: Vec<&str> = merged.environments.iter().map(environment_name).collect();
+        assert_eq!(names, ["env-1", "env-2", "env-10"]);
+        assert_eq!(merged.requests, 15);
+        assert_eq!(merged.changes, 3, "failed writes are not changes made");
+        assert_eq!(merged.status, Status::Succeeded);
+        assert_eq!(merged.merged_from.len(), 2);
+    }
+
+    #[test]
+    fn a_failed_environment_fails_the_merged_report() {
+        let mut b = input("b.json", "r", "plan", &[]);
+        b.environments.push(env("env-3", "failed", 0));
+        let merged = merge(vec![input("a.json", "r", "plan", &["env-1"]), b]).unwrap();
+        assert_eq!((merged.status, merged.failed), (Status::Failed, 1));
+    }
+
+    #[test]
+    fn merge_refuses_mixed_recipes_modes_and_repeats_naming_the_files() {
+        let error = merge(vec![
+            input("a.json", "one", "apply", &["env-1"]),
+            input("b.json", "two", "apply", &["env-2"]),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("a.json") && error.contains("b.json") && error.contains("recipe"));
+        let error = merge(vec![
+            input("a.json", "r", "apply", &["env-1"]),
+            input("b.json", "r", "plan", &["env-2"]),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("mode") && error.contains("b.json"),
+            "{error}"
+        );
+        let error = merge(vec![
+            input("a.json", "r", "apply", &["env-1", "env-2"]),
+            input("b.json", "r", "apply", &["env-2"]),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("env-2 is in both a.json and b.json"),
+            "{error}"
+        );
+        assert!(merge(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn single_environment_reports_count_as_one_environment() {
+        let parsed = parse_input(Path::new("one.json"), env("env-4", "succeeded", 8)).unwrap();
+        assert_eq!(parsed.environments.len(), 1);
+        assert_eq!(
+            (parsed.recipe.as_str(), parsed.mode.as_str()),
+            ("authorize-worker", "apply")
+        );
+        let error = parse_input(Path::new("x.json"), json!({"hello": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("x.json is not a p1run report"), "{error}");
     }
 }

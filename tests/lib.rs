@@ -19,6 +19,8 @@ mod custom_roles;
 mod export;
 // Fleet runs across many environments.
 mod fleet;
+// Fleets over CI machines: shard budgets, merged reports, JUnit and step summaries.
+mod fleet_ci;
 // The example recipes.
 mod examples;
 // The same final state under latency, faults, propagation delay and rate limits.

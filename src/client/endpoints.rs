@@ -57,6 +57,12 @@ impl FromStr for Region {
 }
 
 impl Endpoints {
+    /// True when the management API is on this machine (`localhost`, 127.0.0.0/8, `::1`):
+    /// an emulator, never PingOne, so PingOne's per-address limit does not apply to it.
+    pub fn on_loopback(&self) -> bool {
+        is_loopback(&self.api_url)
+    }
+
     /// PingOne's public hosts for `region`: `https://api.pingone.{tld}/v1` and
     /// `https://auth.pingone.{tld}`.
     pub fn for_region(region: Region) -> Self {

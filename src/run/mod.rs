@@ -110,7 +110,7 @@ pub fn run(
     options.connections = Some(shared.connections.clone());
     // The embedded emulator is ours alone: PingOne's limits do not apply to it.
     if embedded.is_none() {
-        options.rate_budget = shared.budget(&target.license);
+        options.rate_budget = shared.budget(&target);
     }
     let client = Client::new(options)?;
     let runner = Runner {

@@ -5,9 +5,9 @@
 use crate::client::{Connections, RateBudget, Role, RoleAssignment, TokenCache};
 use crate::config::Target;
 use crate::error::Error;
+use crate::fleet::BudgetPolicy;
 use crate::host::session::lock;
-use std::collections::HashMap;
-use std::num::NonZeroU32;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// What every run of one command shares, so that a fleet of runs costs little more than its
@@ -18,8 +18,9 @@ pub struct Shared {
     pub(super) tokens: TokenCache,
     pub(super) connections: Connections,
     pub(super) transaction_id: String,
-    pub(super) requests_per_second: Option<NonZeroU32>,
-    pub(super) budgets: Mutex<HashMap<String, RateBudget>>,
+    pub(super) budget_policy: Option<BudgetPolicy>,
+    /// Per license; `None` where the policy leaves it unlimited.
+    pub(super) budgets: Mutex<BTreeMap<String, Option<RateBudget>>>,
     pub(super) roles: Mutex<HashMap<(String, String, String), RolesCell>>,
     pub(super) actors: Mutex<HashMap<(String, String, String), ActorCell>>,
     pub(super) on_step: Mutex<Option<StepListener>>,
@@ -36,9 +37,9 @@ pub(super) type RolesCell = Arc<tokio::sync::OnceCell<Arc<Vec<Role>>>>;
 pub(super) type ActorCell = Arc<tokio::sync::OnceCell<Vec<RoleAssignment>>>;
 
 impl Shared {
-    /// Shared state for one command; `requests_per_second` is the budget of each license
-    /// (`None`: unlimited).
-    pub fn new(requests_per_second: Option<u32>) -> Result<Self, Error> {
+    /// Shared state for one command; `budget` says what this process may send on each
+    /// license (`None`: unlimited).
+    pub fn new(budget: Option<BudgetPolicy>) -> Result<Self, Error> {
         let runtime = runtime()?;
         crate::interrupt::install(&runtime);
         Ok(Self {
@@ -47,7 +48,7 @@ impl Shared {
             connections: Connections::new()?,
             // One id for every request of the command, so PingOne support can find them all.
             transaction_id: uuid::Uuid::new_v4().to_string(),
-            requests_per_second: requests_per_second.and_then(NonZeroU32::new),
+            budget_policy: budget,
             budgets: Mutex::default(),
             roles: Mutex::default(),
             actors: Mutex::default(),
@@ -71,14 +72,32 @@ impl Shared {
         &self.runtime
     }
 
-    pub(super) fn budget(&self, license: &str) -> Option<RateBudget> {
-        let rate = self.requests_per_second?;
-        Some(
-            lock(&self.budgets)
-                .entry(license.to_owned())
-                .or_insert_with(|| RateBudget::per_second(rate))
-                .clone(),
-        )
+    /// The request budget of `target`'s license, made (and stated at `-v`) on first use.
+    pub(super) fn budget(&self, target: &Target) -> Option<RateBudget> {
+        let policy = self.budget_policy.as_ref()?;
+        lock(&self.budgets)
+            .entry(target.license.clone())
+            .or_insert_with(|| {
+                // One license is one PingOne tenant's, so its first target says whether it is
+                // PingOne or an emulator on loopback for all of them.
+                let pingone = !target.endpoints.on_loopback();
+                tracing::info!("{}", policy.describe(&target.license, pingone));
+                RateBudget::per_second(policy.per_second(pingone))
+            })
+            .clone()
+    }
+
+    /// The policy the budgets follow, if any.
+    pub fn budget_policy(&self) -> Option<&BudgetPolicy> {
+        self.budget_policy.as_ref()
+    }
+
+    /// Requests a second each license used so far was given (unlimited ones left out).
+    pub fn budget_rates(&self) -> BTreeMap<String, f64> {
+        lock(&self.budgets)
+            .iter()
+            .filter_map(|(license, budget)| Some((license.clone(), budget.as_ref()?.rate())))
+            .collect()
     }
 
     /// The built-in roles are read once per organization: role ids are not known to be the

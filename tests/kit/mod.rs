@@ -84,7 +84,9 @@ impl Test {
             .current_dir(self.dir.path())
             .args(&self.args)
             .env_remove("P1RUN_CONFIG")
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            // A test run under GitHub Actions must not append to the job's own summary.
+            .env_remove("GITHUB_STEP_SUMMARY");
         for (key, value) in &self.env {
             command.env(key, value);
         }
