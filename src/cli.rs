@@ -85,6 +85,11 @@ pub struct RunArgs {
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
+    /// Recipe params from FILE: TOML `name = value` lines or a JSON object; `--var` overrides
+    /// them, and they override the environment's `[environments.NAME.vars]`.
+    #[arg(long, value_name = "FILE")]
+    pub var_file: Option<PathBuf>,
+
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
     pub output: OutputFormat,
@@ -104,7 +109,7 @@ pub struct ApplyArgs {
 
     /// Apply exactly this saved plan (from `p1run plan --out`); refused when the live state
     /// no longer matches what the plan read.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipe", "vars"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipe", "vars", "var_file"])]
     pub plan: Option<PathBuf>,
 
     /// When a step fails, undo what this run wrote, newest first.
@@ -191,8 +196,16 @@ fn execute_run(
                 Error::Usage("name a recipe (see `p1run recipes`) or a .rhai file; `apply` also takes --plan FILE".into())
             })?;
             let script = Script::resolve(recipe)?;
-            let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-            script.check_vars(&vars)?;
+            let cli_vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+            script.check_vars(&cli_vars)?;
+            let mut vars = BTreeMap::new();
+            if let Some(file) = &args.var_file {
+                vars = crate::config::load_var_file(file)?;
+                script.check_var_names(vars.keys(), |name| {
+                    format!("--var-file {}: {name}", file.display())
+                })?;
+            }
+            vars.extend(cli_vars);
             (script, vars)
         }
     };
@@ -203,7 +216,7 @@ fn execute_run(
         .unwrap_or_default();
     let request = RunRequest {
         script: &script,
-        vars: vars.clone(),
+        vars,
         mode,
         limits: &limits,
         retry: config
@@ -288,7 +301,7 @@ fn execute_run(
                 imports: Some(result.imports.clone()),
                 ..script.clone()
             },
-            vars,
+            vars: result.vars.clone(),
             environment: result.outcome.environment.clone(),
             environment_id: result.environment_id.clone(),
             writes: result.planned.clone(),

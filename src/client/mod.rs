@@ -22,8 +22,8 @@
 #![allow(clippy::result_large_err)]
 
 mod budget;
-mod custom_roles;
 mod connect;
+mod custom_roles;
 mod endpoints;
 mod error;
 mod http;
@@ -37,8 +37,8 @@ mod verify;
 mod wire_tests;
 
 pub use budget::RateBudget;
-pub use custom_roles::{CustomRole, CustomRoleDefinition, RoleType};
 pub use connect::Connections;
+pub use custom_roles::{CustomRole, CustomRoleDefinition, RoleType};
 pub use error::{ApiError, ClientError, ErrorDetail};
 pub use model::{
     Application, ApplicationSecret, Environment, IdRef, Permission, Role, RoleAssignment, ScopeRef,
