@@ -46,6 +46,52 @@ pub enum Command {
     Primitives,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Write a commented p1run.toml to start from (never a secret: each environment names
+    /// the variable its worker's secret is read from).
+    Init(InitArgs),
+    /// Check each configured environment: config, secret, token, hosts, the worker's roles,
+    /// and which bundled recipes would pass pre-flight. Exit 1 if any check fails.
+    Doctor(DoctorArgs),
+}
+
+/// `p1run init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// An environment to configure (repeatable) [default: staging].
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The file to write [default: $P1RUN_CONFIG, else ./p1run.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `p1run doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// An environment to check (repeatable) [default: every environment].
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+
+    /// Every environment of the config file.
+    #[arg(long)]
+    pub all: bool,
+
+    /// The environments of a `[groups]` entry (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Config file [default: $P1RUN_CONFIG, else ./p1run.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub output: OutputFormat,
 }
 
 /// Flags shared by the commands that run a recipe.
@@ -176,6 +222,31 @@ impl Command {
                     source,
                 })?;
                 Ok(0)
+            }
+            Self::Init(args) => {
+                let path = args
+                    .config
+                    .or_else(|| std::env::var_os("P1RUN_CONFIG").map(PathBuf::from))
+                    .unwrap_or_else(|| PathBuf::from("p1run.toml"));
+                print_stdout(&crate::init::write(&path, &args.env, args.force)?)?;
+                Ok(0)
+            }
+            Self::Doctor(args) => {
+                let config = Config::discover(args.config.as_deref())?.ok_or_else(|| {
+                    Error::Usage(
+                        "no config file found (no --config, no $P1RUN_CONFIG, no ./p1run.toml); \
+                         write one with `p1run init`"
+                            .into(),
+                    )
+                })?;
+                let report = crate::doctor::run(&config, &args.env, &args.group, args.all)?;
+                print_stdout(&match args.output {
+                    OutputFormat::Json => {
+                        json_text(&serde_json::to_value(&report).unwrap_or_default())
+                    }
+                    OutputFormat::Text => report.to_text(),
+                })?;
+                Ok(i32::from(report.failed()))
             }
         }
     }

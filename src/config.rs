@@ -564,6 +564,18 @@ impl Config {
     /// Reads the secret of environment `name` from its source: a set, non-empty variable, or a
     /// readable, non-empty file (warning when others may read it).
     pub fn read_secret(&self, name: &str, source: &SecretSource) -> Result<Secret, Error> {
+        let secret = self.secret_value(name, source)?;
+        if let SecretSource::File(file) = source
+            && let Some(warning) = others_can_read(name, file)
+        {
+            tracing::warn!("{warning}");
+        }
+        Ok(secret)
+    }
+
+    /// [`Config::read_secret`] without the file mode warning, for callers that report the
+    /// mode themselves (`doctor`).
+    pub fn secret_value(&self, name: &str, source: &SecretSource) -> Result<Secret, Error> {
         match source {
             SecretSource::Env(var) => match std::env::var(var) {
                 Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim())),
@@ -586,9 +598,6 @@ impl Config {
                          write the worker's client secret into it",
                         file.display()
                     )));
-                }
-                if let Some(warning) = others_can_read(name, file) {
-                    tracing::warn!("{warning}");
                 }
                 Ok(Secret::new(value.trim()))
             }

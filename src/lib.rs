@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod error;
 pub mod fleet;
 pub mod host;
+pub mod init;
 pub mod interrupt;
 pub mod recipes;
 pub mod report;
