@@ -396,12 +396,16 @@ impl Doctor<'_> {
                 CheckStatus::Warn
             },
             format!(
-                "{ready} of {} bundled recipes would pass pre-flight{}",
+                "{ready} of {} bundled recipes would pass pre-flight{}{}",
                 recipes.len(),
                 if refused == 0 {
                     String::new()
                 } else {
                     format!("; {refused} refused (the worker lacks a role they grant)")
+                },
+                match recipes.len() - ready - refused {
+                    0 => String::new(),
+                    other => format!("; {other} cannot plan here (see why below)"),
                 }
             ),
         );

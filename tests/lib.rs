@@ -11,6 +11,8 @@ mod cli;
 mod client;
 // Bad input: one clear message, exit 1, no panic.
 mod errors;
+// `init`, `doctor`, `[defaults]`, per-environment vars, `--var-file`.
+mod config_doctor;
 // Fleet runs across many environments.
 mod fleet;
 // The example recipes.
