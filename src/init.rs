@@ -71,6 +71,8 @@ pub fn render(names: &[String]) -> Result<String, Error> {
          # worker_environment_id = \"<environment id>\" # where that worker lives, if not in the target\n\
          # token_auth_method = \"CLIENT_SECRET_POST\"  # how the worker authenticates (default BASIC)\n\
          # license = \"prod\"                          # environments of one license share a request budget\n\
+         # api_url = \"http://127.0.0.1:8443/v1\"      # a `p1run emulator` instead of PingOne (http: loopback only)\n\
+         # auth_url = \"http://127.0.0.1:8443\"\n\
          \n\
          # Recipe params for every environment; [environments.NAME.vars] go over them, then\n\
          # --var-file, then --var.\n\
