@@ -72,6 +72,12 @@ pub enum Command {
     /// Write a recipe that makes an environment's worker applications as they are: roles,
     /// token auth method, enabled state (never secrets).
     Export(crate::export::ExportArgs),
+    /// Write a commented p1run.toml to start from (never a secret: each environment names
+    /// the variable its worker's secret is read from).
+    Init(InitArgs),
+    /// Check each configured environment: config, secret, token, hosts, the worker's roles,
+    /// and which bundled recipes would pass pre-flight. Exit 1 if any check fails.
+    Doctor(DoctorArgs),
     /// Work with run reports (`--report FILE`), e.g. merge the reports of CI shards.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -122,6 +128,46 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// `p1run init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// An environment to configure (repeatable) [default: staging].
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The file to write [default: $P1RUN_CONFIG, else ./p1run.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `p1run doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// An environment to check (repeatable) [default: every environment].
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+
+    /// Every environment of the config file.
+    #[arg(long)]
+    pub all: bool,
+
+    /// The environments of a `[groups]` entry (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Config file [default: $P1RUN_CONFIG, else ./p1run.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
 /// Flags shared by the commands that run a recipe.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -159,6 +205,11 @@ pub struct RunArgs {
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
+    /// Recipe params from FILE: TOML `name = value` lines or a JSON object; `--var` overrides
+    /// them, and they override the environment's `[environments.NAME.vars]`.
+    #[arg(long, value_name = "FILE")]
+    pub var_file: Option<PathBuf>,
+
     /// Output format on stdout; `ndjson`: one line per environment as it finishes.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
     pub output: OutputFormat,
@@ -183,7 +234,7 @@ pub struct ApplyArgs {
 
     /// Apply exactly this saved plan (from `p1run plan --out`); refused when the live state
     /// no longer matches what the plan read.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipe", "vars"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipe", "vars", "var_file"])]
     pub plan: Option<PathBuf>,
 
     /// When a step fails, undo what this run wrote, newest first.
@@ -305,6 +356,31 @@ impl Arguments {
             }
             Command::Test(args) => crate::testing::execute(&args),
             Command::Export(args) => crate::export::execute(&args),
+            Command::Init(args) => {
+                let path = args
+                    .config
+                    .or_else(|| std::env::var_os("P1RUN_CONFIG").map(PathBuf::from))
+                    .unwrap_or_else(|| PathBuf::from("p1run.toml"));
+                print_stdout(&crate::init::write(&path, &args.env, args.force)?)?;
+                Ok(0)
+            }
+            Command::Doctor(args) => {
+                let config = Config::discover(args.config.as_deref())?.ok_or_else(|| {
+                    Error::Usage(
+                        "no config file found (no --config, no $P1RUN_CONFIG, no ./p1run.toml); \
+                         write one with `p1run init`"
+                            .into(),
+                    )
+                })?;
+                let report = crate::doctor::run(&config, &args.env, &args.group, args.all)?;
+                print_stdout(&match args.output {
+                    OutputFormat::Json => {
+                        json_text(&serde_json::to_value(&report).unwrap_or_default())
+                    }
+                    OutputFormat::Text | OutputFormat::Ndjson => report.to_text(),
+                })?;
+                Ok(i32::from(report.failed()))
+            }
         }
     }
 
@@ -410,8 +486,16 @@ fn execute_run(
                 Error::Usage("name a recipe (see `p1run recipes`) or a .rhai file; `apply` also takes --plan FILE".into())
             })?;
             let script = Script::resolve(recipe)?;
-            let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-            script.check_vars(&vars)?;
+            let cli_vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+            script.check_vars(&cli_vars)?;
+            let mut vars = BTreeMap::new();
+            if let Some(file) = &args.var_file {
+                vars = crate::config::load_var_file(file)?;
+                script.check_var_names(vars.keys(), |name| {
+                    format!("--var-file {}: {name}", file.display())
+                })?;
+            }
+            vars.extend(cli_vars);
             (script, vars)
         }
     };
@@ -426,7 +510,7 @@ fn execute_run(
     let fleet = args.all || !args.group.is_empty() || args.env.len() > 1 || args.shard.is_some();
     let request = RunRequest {
         script: &script,
-        vars: vars.clone(),
+        vars,
         mode,
         limits: &limits,
         retry: config
@@ -539,7 +623,7 @@ fn execute_run(
                 imports: Some(result.imports.clone()),
                 ..script.clone()
             },
-            vars,
+            vars: result.vars.clone(),
             environment: result.outcome.environment.clone(),
             environment_id: result.environment_id.clone(),
             writes: result.planned.clone(),

@@ -23,6 +23,9 @@ pub struct Config {
     /// Where it was read from, for messages.
     #[serde(skip)]
     pub path: PathBuf,
+    /// `[defaults]`: what every environment inherits unless it sets the key itself.
+    #[serde(default)]
+    pub defaults: Defaults,
     /// Named environments.
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentConfig>,
@@ -125,8 +128,8 @@ pub struct EnvironmentConfig {
     pub environment_id: String,
     /// `NA`, `EU`, `CA`, `AU`, `SG` or `AP`; optional only when both URLs are given.
     pub region: Option<String>,
-    /// The acting worker application.
-    pub client_id: String,
+    /// The acting worker application (else `[defaults] client_id`).
+    pub client_id: Option<String>,
     /// Name of the environment variable that holds the worker's secret.
     pub client_secret_env: Option<String>,
     /// File that holds the worker's secret.
@@ -144,6 +147,75 @@ pub struct EnvironmentConfig {
     /// The PingOne license this environment draws on; environments of one license share
     /// one request budget. Unset: all such environments share one.
     pub license: Option<String>,
+    /// `[environments.NAME.vars]`: recipe params for runs in this environment, over
+    /// `[defaults.vars]` and under `--var-file` and `--var`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, toml::Value>,
+}
+
+/// `[defaults]`: the keys every environment inherits. An environment's own key wins; the
+/// secret source (`client_secret_env` / `client_secret_file`) and the hosts (`region` /
+/// `api_url` / `auth_url`) are each inherited as a whole, so that an environment naming its
+/// own file or region never ends up with half of the defaults' choice as well.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Default region.
+    pub region: Option<String>,
+    /// Default acting worker.
+    pub client_id: Option<String>,
+    /// Default secret variable.
+    pub client_secret_env: Option<String>,
+    /// Default secret file.
+    pub client_secret_file: Option<PathBuf>,
+    /// Rejected with a clear message, as in an environment.
+    client_secret: Option<toml::Value>,
+    /// Default worker environment.
+    pub worker_environment_id: Option<String>,
+    /// Default token auth method.
+    pub token_auth_method: Option<String>,
+    /// Default management API override.
+    pub api_url: Option<String>,
+    /// Default auth server override.
+    pub auth_url: Option<String>,
+    /// Default license.
+    pub license: Option<String>,
+    /// `[defaults.vars]`: recipe params for every environment.
+    #[serde(default)]
+    pub vars: BTreeMap<String, toml::Value>,
+}
+
+/// Where a worker's secret is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable, by name.
+    Env(String),
+    /// A file, resolved against the config file's directory.
+    File(PathBuf),
+}
+
+/// One environment with `[defaults]` applied and checked, everything but the secret itself:
+/// what `doctor` checks before it reads the secret, and what [`Config::target`] builds on.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The environment's config name.
+    pub name: String,
+    /// The environment the recipe changes.
+    pub environment_id: String,
+    /// Hosts.
+    pub endpoints: Endpoints,
+    /// The acting worker.
+    pub client_id: String,
+    /// Where the worker lives.
+    pub worker_environment_id: String,
+    /// How the worker authenticates.
+    pub auth_method: TokenAuthMethod,
+    /// Whose request budget it draws on.
+    pub license: String,
+    /// Where the secret is read from.
+    pub secret_source: SecretSource,
+    /// Recipe params from the config (`[defaults.vars]` under the environment's own).
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Rhai limits; on by default because scripts are untrusted-ish input.
@@ -188,6 +260,8 @@ pub struct Target {
     pub credentials: Credentials,
     /// Whose request budget it draws on.
     pub license: String,
+    /// Recipe params from the config file (`--var-file` and `--var` go over them).
+    pub vars: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -258,14 +332,25 @@ impl Config {
                  license's requests_per_second; 1 switches the per-address cap off); got {share}"
             )));
         }
-        for (name, env) in &config.environments {
-            if env.client_secret.is_some() {
-                return Err(config.error(format!(
-                    "[environments.{name}] has an inline client_secret; secrets are never \
-                     written into config files: use client_secret_env = \"VAR\" or \
-                     client_secret_file = \"path\""
-                )));
-            }
+        let inline = config
+            .defaults
+            .client_secret
+            .is_some()
+            .then(|| "[defaults]".to_owned())
+            .into_iter()
+            .chain(
+                config
+                    .environments
+                    .iter()
+                    .filter(|(_, env)| env.client_secret.is_some())
+                    .map(|(name, _)| format!("[environments.{name}]")),
+            )
+            .next();
+        if let Some(table) = inline {
+            return Err(config.error(format!(
+                "{table} has an inline client_secret; secrets are never written into config \
+                 files: use client_secret_env = \"VAR\" or client_secret_file = \"path\""
+            )));
         }
         Ok(config)
     }
@@ -282,41 +367,149 @@ impl Config {
         self.environments.keys().cloned().collect()
     }
 
-    /// Resolves one named environment into a [`Target`], reading its secret.
-    pub fn target(&self, name: &str) -> Result<Target, Error> {
-        let env = self.environments.get(name).ok_or_else(|| {
-            let known = self.environment_names();
-            self.error(format!(
-                "no environment named {name:?}; configured: {}",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
+    /// The error for an environment name that is not configured: the nearest configured name
+    /// when it looks like a typo of one, and the configured names.
+    pub fn unknown_environment(&self, name: &str) -> Error {
+        let known = self.environment_names();
+        let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+        let suggestion = nearest(name, &candidates)
+            .map(|near| format!("did you mean `{near}`? "))
+            .unwrap_or_default();
+        self.error(format!(
+            "no environment named {name:?}; {suggestion}configured: {}",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    }
+
+    /// One named environment with `[defaults]` applied and every setting checked, without
+    /// reading its secret.
+    pub fn resolve(&self, name: &str) -> Result<Resolved, Error> {
+        let env = self
+            .environments
+            .get(name)
+            .ok_or_else(|| self.unknown_environment(name))?;
+        let defaults = &self.defaults;
+        let table = format!("[environments.{name}]");
+        let filled = |key: &str, value: Option<&String>| -> Result<Option<String>, Error> {
+            match value {
+                // `p1run init` writes `"<…>"` where only the user knows the value.
+                Some(value) if value.starts_with('<') && value.ends_with('>') => {
+                    Err(self.error(format!(
+                        "{table} {key} is still the placeholder {value:?} written by `p1run \
+                         init`; fill in the real value (PingOne console: Environment → \
+                         Properties for environment ids, Applications → the worker → \
+                         Overview for its client id)"
+                    )))
                 }
+                Some(value) if value.trim().is_empty() => Err(self.error(format!(
+                    "{table} {key} is empty; fill it in or remove the key"
+                ))),
+                other => Ok(other.cloned()),
+            }
+        };
+        let environment_id =
+            filled("environment_id", Some(&env.environment_id))?.unwrap_or_default();
+        let client_id = filled(
+            "client_id",
+            env.client_id.as_ref().or(defaults.client_id.as_ref()),
+        )?
+        .ok_or_else(|| {
+            self.error(format!(
+                "{table} needs client_id = \"…\" (the acting worker application), here or in \
+                 [defaults]"
             ))
         })?;
-        let endpoints = self.endpoints(name, env)?;
-        let client_secret = self.secret(name, env)?;
-        let auth_method = match &env.token_auth_method {
+        let worker_environment_id = filled(
+            "worker_environment_id",
+            env.worker_environment_id
+                .as_ref()
+                .or(defaults.worker_environment_id.as_ref()),
+        )?
+        .unwrap_or_else(|| environment_id.clone());
+        // The hosts are inherited as a whole: an environment that names its own region or URL
+        // must not be sent to the defaults' emulator URL.
+        let own_hosts = env.region.is_some() || env.api_url.is_some() || env.auth_url.is_some();
+        let (region, api_url, auth_url) = if own_hosts {
+            (&env.region, &env.api_url, &env.auth_url)
+        } else {
+            (&defaults.region, &defaults.api_url, &defaults.auth_url)
+        };
+        let endpoints = self.endpoints(name, region, api_url, auth_url)?;
+        let auth_method = match env
+            .token_auth_method
+            .as_ref()
+            .or(defaults.token_auth_method.as_ref())
+        {
             Some(method) => method
                 .parse::<TokenAuthMethod>()
-                .map_err(|e| self.error(format!("[environments.{name}] token_auth_method: {e}")))?,
+                .map_err(|e| self.error(format!("{table} token_auth_method: {e}")))?,
             None => TokenAuthMethod::ClientSecretBasic,
         };
-        Ok(Target {
+        // The secret source is inherited as a whole, like the hosts.
+        let (secret_env, secret_file) =
+            if env.client_secret_env.is_some() || env.client_secret_file.is_some() {
+                (&env.client_secret_env, &env.client_secret_file)
+            } else {
+                (&defaults.client_secret_env, &defaults.client_secret_file)
+            };
+        let secret_source = match (secret_env, secret_file) {
+            (Some(var), None) if !var.trim().is_empty() => SecretSource::Env(var.clone()),
+            (None, Some(file)) => {
+                SecretSource::File(self.path.parent().unwrap_or(Path::new(".")).join(file))
+            }
+            (Some(_), Some(_)) => {
+                return Err(self.error(format!(
+                    "{table} sets both client_secret_env and client_secret_file; keep one"
+                )));
+            }
+            _ => {
+                return Err(self.error(format!(
+                    "{table} needs client_secret_env = \"VAR\" or client_secret_file = \"path\", \
+                     here or in [defaults]"
+                )));
+            }
+        };
+        let mut vars = BTreeMap::new();
+        for (key, value) in defaults.vars.iter().chain(&env.vars) {
+            vars.insert(key.clone(), var_text(value));
+        }
+        Ok(Resolved {
             name: name.to_owned(),
-            environment_id: env.environment_id.clone(),
+            environment_id,
             endpoints,
+            client_id,
+            worker_environment_id,
+            auth_method,
+            license: env
+                .license
+                .clone()
+                .or_else(|| defaults.license.clone())
+                .unwrap_or_default(),
+            secret_source,
+            vars,
+        })
+    }
+
+    /// Resolves one named environment into a [`Target`], reading its secret.
+    pub fn target(&self, name: &str) -> Result<Target, Error> {
+        let resolved = self.resolve(name)?;
+        let client_secret = self.read_secret(name, &resolved.secret_source)?;
+        Ok(Target {
+            name: resolved.name,
+            environment_id: resolved.environment_id,
+            endpoints: resolved.endpoints,
             credentials: Credentials {
-                client_id: env.client_id.clone(),
+                client_id: resolved.client_id,
                 client_secret,
-                environment_id: env
-                    .worker_environment_id
-                    .clone()
-                    .unwrap_or_else(|| env.environment_id.clone()),
-                auth_method,
+                environment_id: resolved.worker_environment_id,
+                auth_method: resolved.auth_method,
             },
-            license: env.license.clone().unwrap_or_default(),
+            license: resolved.license,
+            vars: resolved.vars,
         })
     }
 
@@ -329,12 +522,22 @@ impl Config {
         groups: &[String],
         all: bool,
     ) -> Result<Vec<String>, Error> {
+        // A typo fails the command before anything runs, with the name meant.
+        if let Some(unknown) = envs
+            .iter()
+            .find(|name| !self.environments.contains_key(*name))
+        {
+            return Err(self.unknown_environment(unknown));
+        }
         let mut names: Vec<String> = envs.to_vec();
         for group in groups {
             let members = self.groups.get(group).ok_or_else(|| {
                 let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+                let suggestion = nearest(group, &known)
+                    .map(|near| format!("did you mean `{near}`? "))
+                    .unwrap_or_default();
                 self.error(format!(
-                    "no group named {group:?}; configured: {}",
+                    "no group named {group:?}; {suggestion}configured: {}",
                     if known.is_empty() {
                         "none".to_owned()
                     } else {
@@ -359,9 +562,14 @@ impl Config {
         Ok(names)
     }
 
-    fn endpoints(&self, name: &str, env: &EnvironmentConfig) -> Result<Endpoints, Error> {
-        let region = env
-            .region
+    fn endpoints(
+        &self,
+        name: &str,
+        region: &Option<String>,
+        api_url: &Option<String>,
+        auth_url: &Option<String>,
+    ) -> Result<Endpoints, Error> {
+        let region = region
             .as_deref()
             .map(|code| {
                 code.parse::<Region>()
@@ -369,7 +577,7 @@ impl Config {
             })
             .transpose()?;
         let base = region.map(Endpoints::for_region);
-        let (api_url, auth_url) = match (&env.api_url, &env.auth_url, &base) {
+        let (api_url, auth_url) = match (api_url, auth_url, &base) {
             (Some(api), Some(auth), _) => (api.clone(), auth.clone()),
             (api, auth, Some(base)) => (
                 api.clone().unwrap_or_else(|| base.api_url.to_string()),
@@ -378,7 +586,7 @@ impl Config {
             (_, _, None) => {
                 return Err(self.error(format!(
                     "[environments.{name}] needs region = \"NA\" (or EU, CA, AU, SG, AP), or both \
-                     api_url and auth_url"
+                     api_url and auth_url, here or in [defaults]"
                 )));
             }
         };
@@ -386,18 +594,31 @@ impl Config {
             .map_err(|e| self.error(format!("[environments.{name}] {e}")))
     }
 
-    fn secret(&self, name: &str, env: &EnvironmentConfig) -> Result<Secret, Error> {
-        match (&env.client_secret_env, &env.client_secret_file) {
-            (Some(var), None) => match std::env::var(var) {
+    /// Reads the secret of environment `name` from its source: a set, non-empty variable, or a
+    /// readable, non-empty file (warning when others may read it).
+    pub fn read_secret(&self, name: &str, source: &SecretSource) -> Result<Secret, Error> {
+        let secret = self.secret_value(name, source)?;
+        if let SecretSource::File(file) = source
+            && let Some(warning) = others_can_read(name, file)
+        {
+            tracing::warn!("{warning}");
+        }
+        Ok(secret)
+    }
+
+    /// [`Config::read_secret`] without the file mode warning, for callers that report the
+    /// mode themselves (`doctor`).
+    pub fn secret_value(&self, name: &str, source: &SecretSource) -> Result<Secret, Error> {
+        match source {
+            SecretSource::Env(var) => match std::env::var(var) {
                 Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim())),
                 _ => Err(self.error(format!(
                     "[environments.{name}] reads the client secret from ${var}, which is not \
                      set (or empty); export {var}=<the worker's client secret>"
                 ))),
             },
-            (None, Some(file)) => {
-                let file = self.path.parent().unwrap_or(Path::new(".")).join(file);
-                let value = std::fs::read_to_string(&file).map_err(|source| {
+            SecretSource::File(file) => {
+                let value = std::fs::read_to_string(file).map_err(|source| {
                     self.error(format!(
                         "[environments.{name}] client_secret_file {}: {source}",
                         file.display()
@@ -411,44 +632,109 @@ impl Config {
                         file.display()
                     )));
                 }
-                warn_if_others_can_read(name, &file);
                 Ok(Secret::new(value.trim()))
             }
-            (Some(_), Some(_)) => Err(self.error(format!(
-                "[environments.{name}] sets both client_secret_env and client_secret_file; keep one"
-            ))),
-            (None, None) => Err(self.error(format!(
-                "[environments.{name}] needs client_secret_env = \"VAR\" or client_secret_file = \"path\""
-            ))),
         }
     }
 }
 
-/// Warns when a secret file is readable by its group or others. Only a warning: container
-/// secret mounts (Kubernetes, Docker) are often 0644 inside a single-user container.
-fn warn_if_others_can_read(name: &str, file: &Path) {
+/// Reads `--var-file FILE`: a JSON object (a `.json` file, or text starting with `{`) or
+/// else a TOML table, of param name → value. Values become the text a `--var` would give.
+pub fn load_var_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let failed = |why: String| Error::Usage(format!("--var-file {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| failed(format!("cannot read it: {e}")))?;
+    let json =
+        path.extension().is_some_and(|ext| ext == "json") || text.trim_start().starts_with('{');
+    let table: toml::Table = if json {
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            failed(format!(
+                "line {}, column {}: not a JSON object of name → value: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(failed("expected a JSON object of name → value".into()));
+        };
+        let mut table = toml::Table::new();
+        for (name, value) in object {
+            let value = match value {
+                serde_json::Value::String(text) => toml::Value::String(text),
+                serde_json::Value::Null => {
+                    return Err(failed(format!(
+                        "{name} is null; give it a value or leave it out"
+                    )));
+                }
+                // Numbers, booleans, arrays and objects keep their JSON text, which is what
+                // `param()` reads for such defaults.
+                other => toml::Value::String(other.to_string()),
+            };
+            table.insert(name, value);
+        }
+        table
+    } else {
+        // The parser's message quotes the line; say where, not what, as for the config.
+        toml::from_str(&text).map_err(|e| {
+            let place = e.span().map_or_else(String::new, |span| {
+                format!(
+                    "line {}: ",
+                    text[..span.start.min(text.len())].matches('\n').count() + 1
+                )
+            });
+            failed(format!(
+                "{place}{} (expected TOML `name = value` lines, or a JSON object)",
+                e.message()
+            ))
+        })?
+    };
+    Ok(table
+        .iter()
+        .map(|(name, value)| (name.clone(), var_text(value)))
+        .collect())
+}
+
+/// A config var as the text a `--var` would give: strings as they are, other values as
+/// TOML/JSON literals, which `param()` reads by the type of its default (`5`, `true`,
+/// `["a", "b"]`).
+fn var_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+            value.to_string()
+        }
+        toml::Value::Datetime(datetime) => datetime.to_string(),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            serde_json::to_string(value).unwrap_or_default()
+        }
+    }
+}
+
+/// The warning for a secret file readable by its group or others, if it is. Only a warning:
+/// container secret mounts (Kubernetes, Docker) are often 0644 inside a single-user container.
+pub fn others_can_read(name: &str, file: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(metadata) = std::fs::metadata(file) {
-            let mode = metadata.permissions().mode() & 0o777;
-            if mode & 0o044 != 0 {
-                tracing::warn!(
-                    "[environments.{name}] client_secret_file {} is readable by {} (mode {mode:04o}); \
-                     unless only you can reach it, run: chmod 600 {}",
-                    file.display(),
-                    match (mode & 0o040 != 0, mode & 0o004 != 0) {
-                        (true, true) => "its group and others",
-                        (true, false) => "its group",
-                        _ => "others",
-                    },
-                    file.display()
-                );
-            }
-        }
+        let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o777;
+        (mode & 0o044 != 0).then(|| {
+            format!(
+                "[environments.{name}] client_secret_file {} is readable by {} (mode {mode:04o}); \
+                 unless only you can reach it, run: chmod 600 {}",
+                file.display(),
+                match (mode & 0o040 != 0, mode & 0o004 != 0) {
+                    (true, true) => "its group and others",
+                    (true, false) => "its group",
+                    _ => "others",
+                },
+                file.display()
+            )
+        })
     }
     #[cfg(not(unix))]
-    let _ = (name, file);
+    {
+        let _ = (name, file);
+        None
+    }
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" as a config error: the key, the table
@@ -503,7 +789,7 @@ fn unknown_key_message(message: &str, before: Option<&str>) -> Option<String> {
 
 /// The candidate closest to `key` in edit distance (a transposition counts as one edit), when
 /// it is close enough to be a typo of it: at most one edit in three characters.
-fn nearest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub fn nearest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|candidate| (strsim::damerau_levenshtein(key, candidate), *candidate))
@@ -544,9 +830,9 @@ mod tests {
 
     #[test]
     fn a_key_with_no_near_match_lists_the_valid_ones() {
-        let error = error_of(&format!("{ENV}vars = {{ name = \"x\" }}\n"));
+        let error = error_of(&format!("{ENV}colour = \"x\"\n"));
         assert!(
-            error.contains("unknown key `vars` in [environments.staging]; valid: environment_id"),
+            error.contains("unknown key `colour` in [environments.staging]; valid: environment_id"),
             "{error}"
         );
         assert!(error.contains("token_auth_method"), "{error}");
@@ -566,9 +852,10 @@ mod tests {
             error.contains("unknown table `group`") && error.contains("did you mean `groups`?"),
             "{error}"
         );
-        let error = error_of(&format!("{ENV}[environments.staging.vars]\nname = \"x\"\n"));
+        let error = error_of(&format!("{ENV}[environments.staging.var]\nname = \"x\"\n"));
         assert!(
-            error.contains("unknown table `vars` in [environments.staging]"),
+            error.contains("unknown table `var` in [environments.staging]")
+                && error.contains("did you mean `vars`?"),
             "{error}"
         );
         let error = error_of("[retry]\ndeadline = 5\n");
@@ -588,5 +875,167 @@ mod tests {
         assert_eq!(nearest("retyr", &keys), Some("retry"));
         assert_eq!(nearest("vars", &keys), None);
         assert_eq!(nearest("x", &keys), None);
+    }
+    /// `text` loaded from a temp dir (kept alive with it).
+    fn load(text: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p1run.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path).unwrap();
+        (dir, config)
+    }
+
+    const DEFAULTS: &str = "[defaults]\nregion = \"EU\"\nclient_id = \"worker\"\n\
+                            client_secret_env = \"SHARED\"\nworker_environment_id = \"admin\"\n\
+                            token_auth_method = \"CLIENT_SECRET_POST\"\nlicense = \"prod\"\n\
+                            [defaults.vars]\nname = \"Shared\"\nenabled = true\n\n";
+
+    #[test]
+    fn environments_inherit_the_defaults_and_their_own_keys_win() {
+        let (_dir, config) = load(&format!(
+            "{DEFAULTS}[environments.a]\nenvironment_id = \"ea\"\n\n\
+             [environments.b]\nenvironment_id = \"eb\"\nclient_id = \"own\"\n\
+             license = \"dev\"\nregion = \"CA\"\nclient_secret_file = \"b.secret\"\n\
+             [environments.b.vars]\nname = \"B\"\nroles = [\"x@environment\"]\ncount = 3\n"
+        ));
+        let a = config.resolve("a").unwrap();
+        assert_eq!(a.client_id, "worker");
+        assert_eq!(a.worker_environment_id, "admin");
+        assert_eq!(a.auth_method, TokenAuthMethod::ClientSecretPost);
+        assert_eq!(a.license, "prod");
+        assert_eq!(a.endpoints.api_url.as_str(), "https://api.pingone.eu/v1");
+        assert_eq!(a.secret_source, SecretSource::Env("SHARED".into()));
+        assert_eq!(a.vars["name"], "Shared");
+        assert_eq!(a.vars["enabled"], "true");
+
+        let b = config.resolve("b").unwrap();
+        assert_eq!(b.client_id, "own");
+        assert_eq!(b.license, "dev");
+        assert_eq!(b.endpoints.api_url.as_str(), "https://api.pingone.ca/v1");
+        // The environment's own secret source replaces the defaults' as a whole: no "both
+        // set" error from mixing its file with the defaults' variable.
+        assert!(
+            matches!(&b.secret_source, SecretSource::File(path) if path.ends_with("b.secret")),
+            "{:?}",
+            b.secret_source
+        );
+        assert_eq!(b.vars["name"], "B");
+        assert_eq!(b.vars["enabled"], "true");
+        assert_eq!(b.vars["roles"], "[\"x@environment\"]");
+        assert_eq!(b.vars["count"], "3");
+    }
+
+    #[test]
+    fn an_environment_with_its_own_hosts_takes_none_of_the_defaults_hosts() {
+        let (_dir, config) = load(
+            "[defaults]\napi_url = \"http://127.0.0.1:1/v1\"\nauth_url = \"http://127.0.0.1:1\"\n\
+             client_id = \"c\"\nclient_secret_env = \"S\"\n\
+             [environments.emu]\nenvironment_id = \"e\"\n\
+             [environments.real]\nenvironment_id = \"e\"\nregion = \"AU\"\n",
+        );
+        assert_eq!(
+            config.resolve("emu").unwrap().endpoints.api_url.as_str(),
+            "http://127.0.0.1:1/v1"
+        );
+        assert_eq!(
+            config.resolve("real").unwrap().endpoints.auth_url.as_str(),
+            "https://auth.pingone.com.au/"
+        );
+    }
+
+    #[test]
+    fn a_typo_in_defaults_is_named_with_the_key_meant() {
+        let error = error_of("[defaults]\nregoin = \"NA\"\n");
+        assert!(
+            error.contains(
+                "line 2, column 1: unknown key `regoin` in [defaults]; did you mean `region`?"
+            ),
+            "{error}"
+        );
+        let error = error_of("[default]\nregion = \"NA\"\n");
+        assert!(error.contains("did you mean `defaults`?"), "{error}");
+        let error = error_of("[defaults]\nclient_secret = \"hunter2\"\n");
+        assert!(
+            error.contains("[defaults] has an inline client_secret"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn what_is_missing_after_the_defaults_is_named() {
+        let (_dir, config) = load("[environments.a]\nenvironment_id = \"e\"\nregion = \"NA\"\n");
+        let error = config.resolve("a").unwrap_err().to_string();
+        assert!(
+            error.contains("[environments.a] needs client_id"),
+            "{error}"
+        );
+        assert!(error.contains("[defaults]"), "{error}");
+        let (_dir, config) = load(&format!(
+            "{DEFAULTS}[environments.a]\nenvironment_id = \"<environment id>\"\n"
+        ));
+        let error = config.resolve("a").unwrap_err().to_string();
+        assert!(
+            error.contains("environment_id is still the placeholder \"<environment id>\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_environment_or_group_name_gets_the_name_meant() {
+        let (_dir, config) = load(&format!(
+            "{DEFAULTS}[environments.staging]\nenvironment_id = \"e\"\n\
+             [environments.production]\nenvironment_id = \"p\"\n[groups]\nprod = [\"production\"]\n"
+        ));
+        let error = config.resolve("stagng").unwrap_err().to_string();
+        assert!(
+            error.contains("no environment named \"stagng\"; did you mean `staging`? configured: production, staging"),
+            "{error}"
+        );
+        let error = config
+            .select(&["prodution".into()], &[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("did you mean `production`?"), "{error}");
+        let error = config
+            .select(&[], &["prd".into()], false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("did you mean `prod`?"), "{error}");
+        let error = config.resolve("qa").unwrap_err().to_string();
+        assert!(!error.contains("did you mean"), "{error}");
+    }
+
+    #[test]
+    fn var_files_are_toml_or_json_and_their_values_read_like_vars() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_file = dir.path().join("vars.toml");
+        std::fs::write(
+            &toml_file,
+            "name = \"X\"\nenabled = false\nroles = [\"a\", \"b\"]\n",
+        )
+        .unwrap();
+        let vars = load_var_file(&toml_file).unwrap();
+        assert_eq!(vars["name"], "X");
+        assert_eq!(vars["enabled"], "false");
+        assert_eq!(vars["roles"], "[\"a\",\"b\"]");
+        let json_file = dir.path().join("vars.json");
+        std::fs::write(
+            &json_file,
+            r#"{"name": "Y", "previous_expires_minutes": 5}"#,
+        )
+        .unwrap();
+        let vars = load_var_file(&json_file).unwrap();
+        assert_eq!(vars["name"], "Y");
+        assert_eq!(vars["previous_expires_minutes"], "5");
+        std::fs::write(&json_file, "[1]").unwrap();
+        let error = load_var_file(&json_file).unwrap_err().to_string();
+        assert!(
+            error.contains("vars.json") && error.contains("JSON object"),
+            "{error}"
+        );
+        std::fs::write(&toml_file, "name = \n").unwrap();
+        let error = load_var_file(&toml_file).unwrap_err().to_string();
+        assert!(error.contains("vars.toml: line 1"), "{error}");
     }
 }

@@ -17,6 +17,8 @@ mod errors;
 mod custom_roles;
 // `p1run export` and its round trip.
 mod export;
+// `init`, `doctor`, `[defaults]`, per-environment vars, `--var-file`.
+mod config_doctor;
 // Fleet runs across many environments.
 mod fleet;
 // Fleets over CI machines: shard budgets, merged reports, JUnit and step summaries.

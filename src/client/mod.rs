@@ -412,6 +412,14 @@ impl Client {
         self.inner.record_write(created_application);
     }
 
+    /// Gets a worker token (the cached one while it is fresh): the token request alone, so
+    /// that `p1run doctor` can tell a refused secret or an unreachable auth host apart from
+    /// what the management API says.
+    pub async fn check_token(&self) -> Result<(), ClientError> {
+        let deadline = std::time::Instant::now() + self.inner.retry.deadline;
+        self.inner.token(None, deadline).await.map(drop)
+    }
+
     /// How many HTTP requests this client has sent (token requests included), for reports.
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests_sent.load(Ordering::Relaxed)

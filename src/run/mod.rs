@@ -32,7 +32,8 @@ use std::time::Instant;
 pub struct RunRequest<'a> {
     /// The script.
     pub script: &'a Script,
-    /// `--var` values.
+    /// `--var-file` and `--var` values; they go over the target's config vars
+    /// ([`Target::vars`]), except for a saved plan, which carries all it ran with.
     pub vars: BTreeMap<String, String>,
     /// Apply or plan.
     pub mode: Mode,
@@ -64,6 +65,9 @@ pub struct RunResult {
     pub environment_id: String,
     /// The files the script imported from beside it, by import path (saved with a plan).
     pub imports: BTreeMap<String, String>,
+    /// The params the run saw: the target's config vars under the request's (saved with a
+    /// plan, so that `apply --plan` runs with exactly these).
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Runs the script against the destination. An `Err` means the run could not start; a
@@ -113,7 +117,16 @@ pub fn run(
         options.rate_budget = shared.budget(&target);
     }
     let client = Client::new(options)?;
+    // Each environment's own config vars, under the command's: in a fleet every environment
+    // gets its own. A saved plan carries every var it was made with, config ones included.
+    let mut vars = if request.saved_plan.is_some() {
+        BTreeMap::new()
+    } else {
+        target.vars.clone()
+    };
+    vars.extend(request.vars.clone());
     let runner = Runner {
+        vars,
         request,
         runtime: &shared.runtime,
         client: client.clone(),
@@ -134,6 +147,7 @@ pub fn run(
 
 struct Runner<'a> {
     request: &'a RunRequest<'a>,
+    vars: BTreeMap<String, String>,
     runtime: &'a tokio::runtime::Runtime,
     client: Client,
     target: &'a Target,
@@ -180,6 +194,7 @@ impl Runner<'_> {
             planned,
             environment_id: self.target.environment_id.clone(),
             imports: lock(&self.imports).clone(),
+            vars: self.vars.clone(),
         }
     }
 
@@ -204,7 +219,7 @@ impl Runner<'_> {
             self.client.clone(),
             self.target.environment_id.clone(),
             mode,
-            self.request.vars.clone(),
+            self.vars.clone(),
             self.reads.clone(),
             expected,
         );

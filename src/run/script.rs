@@ -59,12 +59,23 @@ impl Script {
 
     /// Rejects `--var`s the script never reads, before anything runs.
     pub fn check_vars(&self, vars: &BTreeMap<String, String>) -> Result<(), Error> {
+        self.check_var_names(vars.keys(), |name| format!("--var {name}"))
+    }
+
+    /// Rejects params the script never reads; `origin` says where a name came from (`--var
+    /// NAME`, `--var-file FILE: NAME`), for the message.
+    pub fn check_var_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a String>,
+        origin: impl Fn(&str) -> String,
+    ) -> Result<(), Error> {
         let params = recipes::params(&self.source);
-        for name in vars.keys() {
+        for name in names {
             if !params.iter().any(|param| &param.name == name) {
                 let known: Vec<_> = params.iter().map(|param| param.name.as_str()).collect();
                 return Err(Error::Usage(format!(
-                    "--var {name}: {} has no param {name:?}{}; its params are: {}",
+                    "{}: {} has no param {name:?}{}; its params are: {}",
+                    origin(name),
                     self.name,
                     crate::suggest::did_you_mean(name, &known),
                     if known.is_empty() {

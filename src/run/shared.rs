@@ -72,6 +72,23 @@ impl Shared {
         &self.runtime
     }
 
+    /// A client for `target` that shares this command's tokens, connections, transaction id
+    /// and request budget with its runs (e.g. `doctor`'s own checks before its plans).
+    pub fn client(
+        &self,
+        target: &Target,
+        retry: crate::client::RetryPolicy,
+    ) -> Result<crate::client::Client, Error> {
+        let mut options =
+            crate::client::ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
+        options.retry = retry;
+        options.tokens = self.tokens.clone();
+        options.transaction_id.clone_from(&self.transaction_id);
+        options.connections = Some(self.connections.clone());
+        options.rate_budget = self.budget(target);
+        Ok(crate::client::Client::new(options)?)
+    }
+
     /// The request budget of `target`'s license, made (and stated at `-v`) on first use.
     pub(super) fn budget(&self, target: &Target) -> Option<RateBudget> {
         let policy = self.budget_policy.as_ref()?;

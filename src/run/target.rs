@@ -54,5 +54,6 @@ pub fn local_target(emulator: &Emulator) -> Result<Target, Error> {
             auth_method: TokenAuthMethod::ClientSecretBasic,
         },
         license: String::new(),
+        vars: std::collections::BTreeMap::new(),
     })
 }
