@@ -66,7 +66,7 @@ pub enum Command {
     Man,
     /// Serve a local PingOne emulator (prints one JSON line with its URLs and credentials).
     Emulator(crate::emulator::cli::EmulatorArgs),
-    /// Run the `fn test_…()` functions of `*.test.rhai` files, each against a fresh emulator.
+    /// Run the `fn test_...()` functions of `*.test.rhai` files, each against a fresh emulator.
     /// Exit 0: all passed; 1: a test failed (or none was found).
     Test(crate::testing::TestArgs),
     /// Write a recipe that makes an environment's worker applications as they are: roles,
@@ -83,7 +83,7 @@ pub enum Command {
     Report(ReportCommand),
 }
 
-/// `p1run report …`.
+/// `p1run report ...`.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Merge shard reports of one recipe and mode into one fleet report: environments in
@@ -748,28 +748,16 @@ fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
-/// Refuses an `--env` the config does not name before anything runs, suggesting the likely
-/// intended one (config.rs lists them; the suggestion is the command line's business).
+/// Refuses an `--env` the config does not name before anything runs, with the name meant.
 fn known_environments(names: &[String], config: &Config) -> Result<(), Error> {
-    let mut known = config.environment_names();
-    crate::suggest::natural_sort(&mut known);
-    for name in names {
-        if name != LOCAL && !known.contains(name) {
-            return Err(Error::Config {
-                path: config.path.clone(),
-                message: format!(
-                    "no environment named {name:?}{}; configured: {}",
-                    crate::suggest::did_you_mean(name, &known),
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            });
-        }
+    let known = config.environment_names();
+    match names
+        .iter()
+        .find(|name| *name != LOCAL && !known.contains(name))
+    {
+        Some(unknown) => Err(config.unknown_environment(unknown)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), Error> {

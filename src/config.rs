@@ -370,13 +370,11 @@ impl Config {
     /// The error for an environment name that is not configured: the nearest configured name
     /// when it looks like a typo of one, and the configured names.
     pub fn unknown_environment(&self, name: &str) -> Error {
-        let known = self.environment_names();
-        let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
-        let suggestion = nearest(name, &candidates)
-            .map(|near| format!("did you mean `{near}`? "))
-            .unwrap_or_default();
+        let mut known = self.environment_names();
+        crate::suggest::natural_sort(&mut known);
         self.error(format!(
-            "no environment named {name:?}; {suggestion}configured: {}",
+            "no environment named {name:?}{}; configured: {}",
+            crate::suggest::did_you_mean(name, &known),
             if known.is_empty() {
                 "none".to_owned()
             } else {
@@ -533,11 +531,9 @@ impl Config {
         for group in groups {
             let members = self.groups.get(group).ok_or_else(|| {
                 let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
-                let suggestion = nearest(group, &known)
-                    .map(|near| format!("did you mean `{near}`? "))
-                    .unwrap_or_default();
                 self.error(format!(
-                    "no group named {group:?}; {suggestion}configured: {}",
+                    "no group named {group:?}{}; configured: {}",
+                    crate::suggest::did_you_mean(group, &known),
                     if known.is_empty() {
                         "none".to_owned()
                     } else {
@@ -787,15 +783,14 @@ fn unknown_key_message(message: &str, before: Option<&str>) -> Option<String> {
     Some(format!("unknown {what} `{key}` {table}; {advice}"))
 }
 
-/// The candidate closest to `key` in edit distance (a transposition counts as one edit), when
-/// it is close enough to be a typo of it: at most one edit in three characters.
+/// The key `key` is likely a typo of (see [`crate::suggest::closest`], the one policy for
+/// "did you mean").
 pub fn nearest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let found = crate::suggest::closest(key, candidates)?;
     candidates
         .iter()
-        .map(|candidate| (strsim::damerau_levenshtein(key, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= (key.len().max(candidate.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+        .copied()
+        .find(|candidate| *candidate == found)
 }
 
 #[cfg(test)]
@@ -989,19 +984,21 @@ mod tests {
         ));
         let error = config.resolve("stagng").unwrap_err().to_string();
         assert!(
-            error.contains("no environment named \"stagng\"; did you mean `staging`? configured: production, staging"),
+            error.contains(
+                "no environment named \"stagng\" (did you mean \"staging\"?); configured: production, staging"
+            ),
             "{error}"
         );
         let error = config
             .select(&["prodution".into()], &[], false)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("did you mean `production`?"), "{error}");
+        assert!(error.contains("(did you mean \"production\"?)"), "{error}");
         let error = config
             .select(&[], &["prd".into()], false)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("did you mean `prod`?"), "{error}");
+        assert!(error.contains("(did you mean \"prod\"?)"), "{error}");
         let error = config.resolve("qa").unwrap_err().to_string();
         assert!(!error.contains("did you mean"), "{error}");
     }

@@ -491,7 +491,7 @@ pub fn render(
     })
 }
 
-/// `custom_role(#{…});` making `role` as it is: permission ids sorted, the roles that may
+/// `custom_role(#{...});` making `role` as it is: permission ids sorted, the roles that may
 /// assign it by name (from `roles`, the environment's built-in and custom roles).
 fn custom_role_call(role: &CustomRole, roles: &[CustomRole]) -> String {
     let list = |items: Vec<String>| {

@@ -4,21 +4,22 @@
 use std::cmp::Ordering;
 
 /// The candidate closest to `word`, when it is close enough to be a likely typo: at most a
-/// third of the word's length in edits (at least one), case ignored. Ties go to the first
-/// candidate in the order given.
+/// third of the longer one's length in edits (at least one; a transposition is one edit, so
+/// `deadline` finds `deadline_ms`), case ignored. Ties go to the first candidate in the order
+/// given.
 pub fn closest<'a, I, S>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a S>,
     S: AsRef<str> + ?Sized + 'a,
 {
     let wanted = word.to_lowercase();
-    let limit = (wanted.chars().count() / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         let candidate = candidate.as_ref();
         if candidate == word {
             continue;
         }
+        let limit = (wanted.chars().count().max(candidate.chars().count()) / 3).max(1);
         let distance = strsim::damerau_levenshtein(&wanted, &candidate.to_lowercase());
         if distance <= limit && best.is_none_or(|(shortest, _)| distance < shortest) {
             best = Some((distance, candidate));

@@ -58,7 +58,7 @@ fn init_then_doctor_against_the_emulator_passes() {
             "ok       roles",
             "Organization Admin",
             // A fresh environment has no worker to rotate: shown, not a failure.
-            "5 of 6 bundled recipes would pass pre-flight; 1 cannot plan here",
+            "6 of 7 bundled recipes would pass pre-flight; 1 cannot plan here",
             "ready    authorize-worker ",
             "n/a      rotate-worker-secret",
             "nothing to rotate",
@@ -96,7 +96,7 @@ fn init_then_doctor_against_the_emulator_passes() {
         ]
     );
     let recipes = env["recipes"].as_array().unwrap();
-    assert_eq!(recipes.len(), 6, "{document:#}");
+    assert_eq!(recipes.len(), p1run::recipes::RECIPES.len(), "{document:#}");
     assert!(
         recipes
             .iter()
@@ -442,7 +442,7 @@ fn a_mistyped_environment_gets_the_name_meant() {
             .run()
             .failure()
             .stderr_has(&[
-                "no environment named \"stagng\"; did you mean `staging`?",
+                "no environment named \"stagng\" (did you mean \"staging\"?)",
                 "configured: env-1, staging",
             ]);
     }

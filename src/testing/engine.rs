@@ -319,7 +319,7 @@ impl TestWorld {
 
     /// `"Role Name @ scope"`: the role name and the scope, where scope is `organization`,
     /// `environment`, `population:<id>` or `application:<id>` (any case, so the
-    /// `apps()` form `"… @ ENVIRONMENT"` works too).
+    /// `apps()` form `"... @ ENVIRONMENT"` works too).
     fn grant_spec(&self, grant: &str) -> Result<(String, ScopeRef), Box<EvalAltResult>> {
         let bad = || {
             fail(format!(

@@ -98,7 +98,7 @@ pub fn execute(args: &TestArgs) -> Result<i32, Error> {
 /// The suffix that makes a file a test file.
 pub const SUFFIX: &str = ".test.rhai";
 
-/// One test: a `fn test_…()` of a file.
+/// One test: a `fn test_...()` of a file.
 #[derive(Debug, Clone)]
 pub struct TestCase {
     /// The file, as found (relative when the path given was).
@@ -198,7 +198,7 @@ pub fn default_paths() -> Vec<PathBuf> {
     }
 }
 
-/// The tests of one file: its `fn test_…()` functions without parameters, by name; a file
+/// The tests of one file: its `fn test_...()` functions without parameters, by name; a file
 /// that does not compile is one failed result.
 fn cases_of(file: &Path) -> Result<Vec<TestCase>, TestResult> {
     let compile_failure = |failure: String| TestResult {
