@@ -8,10 +8,11 @@ use crate::error::Error;
 use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
+pub use crate::report::OutputFormat;
 use crate::report::{FleetReport, Report};
 use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
 use crate::style::ColorWhen;
-use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -252,24 +253,6 @@ pub struct PlanArgs {
     /// Save the plan to FILE for `p1run apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-}
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// A readable summary.
-    Text,
-    /// One JSON document.
-    Json,
-    /// One JSON document per line: one per environment as it finishes, then the summary.
-    Ndjson,
-}
-
-impl OutputFormat {
-    /// JSON of either kind: failures are reported as a JSON document too.
-    pub fn is_json(self) -> bool {
-        matches!(self, Self::Json | Self::Ndjson)
-    }
 }
 
 fn parse_var(raw: &str) -> Result<(String, String), String> {

@@ -4,6 +4,7 @@
 //! [`client`], the PingOne [`emulator`], the Rhai [`host`] and its primitives, the bundled
 //! [`recipes`], the [`config`] file, the run [`report`] and the [`cli`].
 
+pub mod budget;
 pub mod check;
 pub mod ci;
 pub mod cli;

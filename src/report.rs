@@ -6,9 +6,26 @@ pub use crate::writes::Compensation;
 use crate::writes::{Change, JournalEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A readable summary.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON document per line: one per environment as it finishes, then the summary.
+    Ndjson,
+}
+
+impl OutputFormat {
+    /// JSON of either kind: failures are reported as a JSON document too.
+    pub fn is_json(self) -> bool {
+        matches!(self, Self::Json | Self::Ndjson)
+    }
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,7 +320,8 @@ impl FleetReport {
         duration_ms: u64,
         budget: Option<Value>,
     ) -> Self {
-        environments.sort_by(|a, b| natural_cmp(environment_name(a), environment_name(b)));
+        environments
+            .sort_by(|a, b| crate::suggest::natural_cmp(environment_name(a), environment_name(b)));
         let failed = environments
             .iter()
             .filter(|e| environment_status(e).is_none_or(Status::is_failure))
@@ -349,37 +367,6 @@ pub fn changes_of(report: &Value) -> u64 {
     report["changes"].as_array().map_or(0, |changes| {
         changes.iter().filter(|c| c["outcome"] != "failed").count() as u64
     })
-}
-
-/// Names in the order people count: runs of digits compare as numbers, so `env-2` comes
-/// before `env-10`; ties (`env-01`, `env-1`) fall back to plain string order.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    fn chunks(text: &str) -> Vec<(bool, &str)> {
-        let mut chunks = Vec::new();
-        let mut start = 0;
-        let bytes = text.as_bytes();
-        for i in 1..=bytes.len() {
-            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
-                chunks.push((bytes[start].is_ascii_digit(), &text[start..i]));
-                start = i;
-            }
-        }
-        chunks
-    }
-    let (left, right) = (chunks(a), chunks(b));
-    for (l, r) in left.iter().zip(&right) {
-        let order = match (l, r) {
-            ((true, l), (true, r)) => {
-                let (l, r) = (l.trim_start_matches('0'), r.trim_start_matches('0'));
-                l.len().cmp(&r.len()).then_with(|| l.cmp(r))
-            }
-            ((_, l), (_, r)) => l.cmp(r),
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    left.len().cmp(&right.len()).then_with(|| a.cmp(b))
 }
 
 /// One parsed input of a merge: its file, recipe, mode and environment reports.
@@ -550,16 +537,6 @@ mod tests {
             budget: None,
             environments: names.iter().map(|n| env(n, "succeeded", 5)).collect(),
         }
-    }
-
-    #[test]
-    fn natural_order_counts_numbers() {
-        let mut names = vec!["env-10", "env-2", "env-1", "prod", "env-01", "env-a"];
-        names.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(
-            names,
-            ["env-01", "env-1", "env-2", "env-10", "env-a", "prod"]
-        );
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! connections, request budgets, and the reads that are the same for every environment of one
 //! acting worker.
 
+use crate::budget::BudgetPolicy;
 use crate::client::{Connections, RateBudget, Role, RoleAssignment, TokenCache};
 use crate::config::Target;
 use crate::error::Error;
-use crate::fleet::BudgetPolicy;
 use crate::host::session::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -29,8 +29,8 @@ pub struct TestArgs {
     pub jobs: u16,
 
     /// Output format on stdout: `text` streams a line per test, `json` prints one document.
-    #[arg(long, value_enum, default_value_t = crate::cli::OutputFormat::Text, value_name = "FORMAT")]
-    pub output: crate::cli::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::report::OutputFormat::Text, value_name = "FORMAT")]
+    pub output: crate::report::OutputFormat,
 
     /// Also write a JUnit XML report to FILE, for CI.
     #[arg(long, value_name = "FILE")]
@@ -43,7 +43,7 @@ pub struct TestArgs {
 
 /// Runs `p1run test`; the `Ok` value is the exit code.
 pub fn execute(args: &TestArgs) -> Result<i32, Error> {
-    use crate::cli::OutputFormat;
+    use crate::report::OutputFormat;
     if args.functions {
         let mut text = String::new();
         for (signature, doc) in engine::TEST_FUNCTIONS {
