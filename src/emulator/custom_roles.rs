@@ -11,7 +11,7 @@ use super::directory::{permission_json, role_json};
 use super::errors::{ApiError, ApiResult, ErrorDetail};
 use super::pagination::{Collection, PageRequest, entity_array};
 use super::roles::{self, BUILT_IN_ROLES, ScopeType, permission};
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{self, CustomRole, Environment, State};
 use axum::Json;
 use axum::body::Bytes;

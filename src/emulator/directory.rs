@@ -6,7 +6,7 @@ use super::clock;
 use super::errors::{ApiError, ApiResult};
 use super::pagination::{Collection, PageRequest, entity_array};
 use super::roles::{BUILT_IN_ROLES, permission};
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{Environment, State};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State as SharedState};

@@ -8,6 +8,9 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::Value;
 
+/// Request bodies above this many bytes answer 400 `SIZE_LIMIT_EXCEEDED`.
+pub(crate) const BODY_LIMIT: usize = 256 * 1024;
+
 /// The top message of every 400 `INVALID_DATA`.
 pub(crate) const INVALID_DATA_MESSAGE: &str =
     "The request could not be completed. One or more validation errors were in the request.";
@@ -288,7 +291,7 @@ impl ApiError {
             StatusCode::FORBIDDEN => Self::forbidden(),
             StatusCode::NOT_FOUND => Self::not_found(),
             StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::body_too_large(super::server::BODY_LIMIT),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::body_too_large(BODY_LIMIT),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
             StatusCode::TOO_MANY_REQUESTS => Self::rate_limited(1),
             _ if status.is_server_error() => Self {

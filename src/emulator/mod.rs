@@ -23,8 +23,10 @@ mod populations;
 mod role_assignments;
 mod roles;
 mod server;
+mod shared;
 mod state;
 mod token;
+mod token_store;
 
 pub use roles::built_in_can_assign;
 
@@ -159,7 +161,7 @@ pub struct RequestRecord {
 /// A running emulator on its own thread and runtime; stops when dropped.
 pub struct Emulator {
     info: EmulatorInfo,
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -196,7 +198,7 @@ impl Emulator {
         };
         let base_url = format!("http://{}", SocketAddr::new(host, local.port()));
         let info = info_of(&state, &base_url);
-        let shared = Arc::new(server::Shared::new(state, &options, base_url));
+        let shared = Arc::new(shared::Shared::new(state, &options, base_url));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("p1run-emulator")

@@ -3,7 +3,7 @@
 //! Without `limit` a collection comes whole.
 
 use super::errors::{ApiError, ApiResult, ErrorDetail};
-use super::server::Shared;
+use super::shared::Shared;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@ use super::clock;
 use super::errors::{ApiError, ApiResult, ErrorDetail};
 use super::pagination::{Collection, PageRequest, entity_array};
 use super::roles::{Scope, permission};
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{self, Population, State};
 use axum::Json;
 use axum::body::Bytes;

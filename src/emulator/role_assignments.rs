@@ -8,7 +8,7 @@ use super::clock;
 use super::errors::{ApiError, ApiResult, DUPLICATE_ROLE_DETAIL, ErrorDetail};
 use super::pagination::{Collection, PageRequest, entity_array};
 use super::roles::{self, AnyRole, Scope, ScopeType, permission, scope_covers, scopes_overlap};
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{self, Application, RoleAssignment, State};
 use axum::Json;
 use axum::body::Bytes;

@@ -2,7 +2,6 @@
 //! which roles each may hand out, plus the scope containment rule that every permission check
 //! rests on.
 
-use super::state::CustomRole;
 use serde::{Deserialize, Serialize};
 
 /// The kind of resource a role assignment is scoped to.
@@ -501,6 +500,24 @@ pub(crate) fn is_known_permission(id: &str) -> bool {
     BUILT_IN_ROLES
         .iter()
         .any(|role| role.permissions.contains(&id))
+}
+
+/// A custom admin role: an environment-level set of permissions (custom-roles.html).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CustomRole {
+    pub(crate) id: String,
+    /// The environment it was made in; outside the administrators' environment it applies
+    /// only there.
+    pub(crate) environment_id: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) applicable_to: Vec<ScopeType>,
+    /// Permission ids, each one some built-in role carries.
+    pub(crate) permissions: Vec<String>,
+    /// Ids of the roles (built-in or custom) whose holders may assign this one.
+    pub(crate) can_be_assigned_by: Vec<String>,
+    /// Orders the environment's roles for stable pages.
+    pub(crate) sequence: u64,
 }
 
 /// A built-in role or a custom one: what the permission checks need of either.

@@ -4,6 +4,7 @@
 //! `token.rs`).
 
 use super::clock;
+pub(crate) use super::roles::CustomRole;
 use super::roles::{self, AnyRole, BUILT_IN_ROLES, Scope, ScopeType, Topology};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -93,24 +94,6 @@ pub(crate) struct Application {
     pub(crate) role_assignments: Vec<RoleAssignment>,
     /// Until then (`--propagation-delay` after creation) the application answers 404 by id.
     pub(crate) visible_from_ms: u64,
-}
-
-/// A custom admin role: an environment-level set of permissions (custom-roles.html).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct CustomRole {
-    pub(crate) id: String,
-    /// The environment it was made in; outside the administrators' environment it applies
-    /// only there.
-    pub(crate) environment_id: String,
-    pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    pub(crate) applicable_to: Vec<ScopeType>,
-    /// Permission ids, each one some built-in role carries.
-    pub(crate) permissions: Vec<String>,
-    /// Ids of the roles (built-in or custom) whose holders may assign this one.
-    pub(crate) can_be_assigned_by: Vec<String>,
-    /// Orders the environment's roles for stable pages.
-    pub(crate) sequence: u64,
 }
 
 /// A population: its writable fields as the last POST/PUT gave them, plus what PingOne owns.
