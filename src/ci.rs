@@ -40,16 +40,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Error> {
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default() + "\n";
     match &args.out {
         Some(path) => write_file(path, &text, "merged report")?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|source| Error::Io {
-                    context: "writing to stdout".into(),
-                    source,
-                })?;
-        }
+        None => crate::report::print_stdout(&text)?,
     }
     publish(args.junit.as_deref(), &merged)?;
     eprintln!(

@@ -9,12 +9,12 @@ use crate::fleet::{self, EnvironmentResult, FleetOutcome, Shard};
 use crate::host::Mode;
 use crate::recipes;
 pub use crate::report::OutputFormat;
+use crate::report::print_stdout;
 use crate::report::{FleetReport, Report};
 use crate::run::{self, RunRequest, SavedPlan, Script, Shared};
 use crate::style::ColorWhen;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Provision PingOne from Rhai scripts.
@@ -749,17 +749,6 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(
         context: format!("writing report {}", path.display()),
         source,
     })
-}
-
-fn print_stdout(text: &str) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Io {
-            context: "writing to stdout".into(),
-            source,
-        })
 }
 
 fn recipes_listing() -> String {

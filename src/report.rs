@@ -7,6 +7,7 @@ use crate::writes::{Change, JournalEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// How results are printed.
@@ -515,6 +516,18 @@ fn merge(inputs: Vec<MergeInput>) -> Result<FleetReport, Error> {
     let mut report = FleetReport::new(&mode, &recipe, environments, duration_ms, None);
     report.merged_from = merged_from;
     Ok(report)
+}
+
+/// Writes `text` to stdout, flushed: a closed pipe or a full disk is an error, not a panic.
+pub fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Io {
+            context: "writing to stdout".into(),
+            source,
+        })
 }
 
 #[cfg(test)]

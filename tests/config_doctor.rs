@@ -195,36 +195,11 @@ fn doctor_reports_the_recipes_a_limited_worker_may_not_run_without_failing() {
     let env = admin.environment_id.clone();
     // A worker that may hand out Identity Data Admin in its environment only: every recipe
     // that grants Environment Admin at the organization is refused.
-    let (status, app) = admin.call(
-        "POST",
-        &format!("/environments/{env}/applications"),
-        Some(json!({
-            "name": "Limited Actor", "enabled": true, "type": "WORKER", "protocol": "OPENID_CONNECT",
-            "grantTypes": ["CLIENT_CREDENTIALS"], "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
-            "assignActorRoles": false
-        })),
+    let (actor, secret) = admin.limited_actor(
+        &env,
+        "Limited Actor",
+        &["Client Application Developer", "Identity Data Admin"],
     );
-    assert_eq!(status, 201, "{app}");
-    let actor = app["id"].as_str().unwrap().to_owned();
-    let roles = admin.get("/roles");
-    for role in ["Client Application Developer", "Identity Data Admin"] {
-        let role_id = roles["_embedded"]["roles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == role)
-            .unwrap()["id"]
-            .clone();
-        let (status, body) = admin.call(
-            "POST",
-            &format!("/environments/{env}/applications/{actor}/roleAssignments"),
-            Some(
-                json!({ "role": { "id": role_id }, "scope": { "type": "ENVIRONMENT", "id": env } }),
-            ),
-        );
-        assert_eq!(status, 201, "{body}");
-    }
-    let secret = admin.secret(&env, &actor);
     let config = config_text(&emulator).replace(&emulator.info().client_id, &actor);
     let output = Test::new()
         .file("p1run.toml", &config)

@@ -3,7 +3,7 @@
 
 use crate::kit::{Admin, SECRET_VAR, Test, config_text, emulator, emulator_refusing};
 use p1run::emulator::Emulator;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// (role, scope type, scope id).
 type Grant = (String, String, String);
@@ -198,36 +198,11 @@ fn preflight_failure_exits_before_any_write() {
     let env = admin.environment_id.clone();
     // A worker that may create apps and hand out Identity Data Admin, but holds no
     // Environment Admin, so it cannot grant it.
-    let (status, app) = admin.call(
-        "POST",
-        &format!("/environments/{env}/applications"),
-        Some(json!({
-            "name": "Limited Actor", "enabled": true, "type": "WORKER", "protocol": "OPENID_CONNECT",
-            "grantTypes": ["CLIENT_CREDENTIALS"], "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
-            "assignActorRoles": false
-        })),
+    let (actor, secret) = admin.limited_actor(
+        &env,
+        "Limited Actor",
+        &["Client Application Developer", "Identity Data Admin"],
     );
-    assert_eq!(status, 201, "{app}");
-    let actor = app["id"].as_str().unwrap().to_owned();
-    let roles = admin.get("/roles");
-    for role in ["Client Application Developer", "Identity Data Admin"] {
-        let role_id = roles["_embedded"]["roles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == role)
-            .unwrap()["id"]
-            .clone();
-        let (status, body) = admin.call(
-            "POST",
-            &format!("/environments/{env}/applications/{actor}/roleAssignments"),
-            Some(
-                json!({ "role": { "id": role_id }, "scope": { "type": "ENVIRONMENT", "id": env } }),
-            ),
-        );
-        assert_eq!(status, 201, "{body}");
-    }
-    let secret = admin.secret(&env, &actor);
     let config = config_text(&emulator).replace(&emulator.info().client_id, &actor);
     let writes_before = emulator
         .requests()

@@ -42,6 +42,23 @@ impl Sources {
     }
 }
 
+/// Rhai's limits (operations, call depth, sizes) and its strict modes, on for every engine
+/// that runs untrusted-ish scripts: recipes and recipe tests alike.
+pub fn with_limits(engine: &mut Engine, limits: &Limits) {
+    engine
+        .set_max_operations(limits.max_operations)
+        // Explicit: Rhai's default is 8 in debug builds and 64 in release
+        // (https://rhai.rs/book/safety/max-call-stack.html).
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+}
+
 /// Builds the engine for one run.
 pub fn build(
     session: &Arc<Session>,
@@ -59,24 +76,13 @@ pub fn build(
     });
     let mut engine = Engine::new_raw();
     engine.register_global_module(standard.clone());
-    engine
-        .set_max_operations(limits.max_operations)
-        // Explicit: Rhai's default is 8 in debug builds and 64 in release
-        // (https://rhai.rs/book/safety/max-call-stack.html).
-        .set_max_call_levels(limits.max_call_levels)
-        .set_max_expr_depths(64, 32)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
-        .set_strict_variables(true)
-        .set_fail_on_invalid_map_property(true)
-        .set_module_resolver(RecipeResolver {
-            script_dir,
-            frozen,
-            sources: sources.clone(),
-            cache: Mutex::default(),
-        });
-    engine.disable_symbol("eval");
+    with_limits(&mut engine, limits);
+    engine.set_module_resolver(RecipeResolver {
+        script_dir,
+        frozen,
+        sources: sources.clone(),
+        cache: Mutex::default(),
+    });
     // Ctrl-C ends the script between two operations (a request in flight completes first).
     engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
     // stdout carries only results, so script output goes to stderr (see `Printer`).

@@ -32,8 +32,9 @@ struct Registrar<'a> {
 }
 
 /// Registers one primitive and records its doc. A macro rather than a generic method because
-/// the bound a generic one needs (`rhai::Variant` on the return type) is public only under
-/// Rhai's `internals` feature, which would also open up the engine's internals to this crate.
+/// a generic one would need Rhai's internal `Variant` and `RhaiNativeFunc` bounds in this
+/// crate's signatures; the `internals` feature is on only so that `p1run check` can walk a
+/// script's syntax tree, and nothing else here should lean on Rhai's internals.
 macro_rules! primitive {
     ($registrar:expr, $signature:literal, $doc:expr, $func:expr $(,)?) => {{
         let registrar: &mut Registrar<'_> = $registrar;

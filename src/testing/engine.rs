@@ -458,18 +458,9 @@ fn shown(value: &Dynamic) -> String {
 pub fn build(world: &Arc<TestWorld>) -> Engine {
     let limits = &world.limits;
     let mut engine = Engine::new();
-    engine
-        .set_max_operations(limits.max_operations)
-        .set_max_call_levels(limits.max_call_levels)
-        .set_max_expr_depths(64, 32)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
-        .set_strict_variables(true)
-        .set_fail_on_invalid_map_property(true)
-        // Tests drive recipes by name or path; they import nothing themselves.
-        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-    engine.disable_symbol("eval");
+    crate::host::engine::with_limits(&mut engine, limits);
+    // Tests drive recipes by name or path; they import nothing themselves.
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
     engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
     engine.on_print(|text| tracing::info!(target: "test", "{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "test", %pos, "{text}"));

@@ -188,6 +188,40 @@ impl Admin {
         );
         assert_eq!(status, 200, "PUT: {body}");
     }
+
+    /// A new worker in `env` holding `roles` at that environment, with its secret: an acting
+    /// worker with less than the bootstrap admin's rights.
+    pub fn limited_actor(&self, env: &str, name: &str, roles: &[&str]) -> (String, String) {
+        let (status, app) = self.call(
+            "POST",
+            &format!("/environments/{env}/applications"),
+            Some(json!({
+                "name": name, "enabled": true, "type": "WORKER", "protocol": "OPENID_CONNECT",
+                "grantTypes": ["CLIENT_CREDENTIALS"], "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
+                "assignActorRoles": false
+            })),
+        );
+        assert_eq!(status, 201, "{app}");
+        let actor = app["id"].as_str().unwrap().to_owned();
+        let listed = self.get("/roles");
+        for role in roles {
+            let role_id = listed["_embedded"]["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == *role)
+                .unwrap_or_else(|| panic!("no built-in role {role:?}"))["id"]
+                .clone();
+            let (status, body) = self.call(
+                "POST",
+                &format!("/environments/{env}/applications/{actor}/roleAssignments"),
+                Some(json!({ "role": { "id": role_id }, "scope": { "type": "ENVIRONMENT", "id": env } })),
+            );
+            assert_eq!(status, 201, "{body}");
+        }
+        let secret = self.secret(env, &actor);
+        (actor, secret)
+    }
 }
 
 fn token(
