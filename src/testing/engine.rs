@@ -37,7 +37,7 @@ pub struct TestWorld {
     emulator: Emulator,
 }
 
-/// The signature and doc of each test function, for `p1run primitives --test` and the
+/// The signature and doc of each test function, for `p1run test --functions` and the
 /// README.
 pub const TEST_FUNCTIONS: &[(&str, &str)] = &[
     (
