@@ -37,8 +37,8 @@ pub struct TestWorld {
     emulator: Emulator,
 }
 
-/// The signature and doc of each test function, for `p1run test --functions` and the
-/// README.
+/// The signature and doc of each test function, for `p1run test --functions` and
+/// docs/recipes.md.
 pub const TEST_FUNCTIONS: &[(&str, &str)] = &[
     (
         "apply(recipe: String[, vars: Map]) -> ?",
