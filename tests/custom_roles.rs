@@ -337,12 +337,21 @@ fn authorize_worker_custom_role_plans_applies_and_reruns_with_no_writes() {
         "{}",
         plan.stdout
     );
+    let before = emulator.requests().len();
     run_recipe(
         &emulator,
         "apply",
         &["--var", "auth_method=CLIENT_SECRET_POST"],
     )
     .success();
+    // The apply pass reuses the plan pass's reads: the role list is asked for once.
+    let role_lists = emulator.requests()[before..]
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path.ends_with("/roles") && r.path.contains("/environments/")
+        })
+        .count();
+    assert_eq!(role_lists, 1);
     let admin = Admin::new(&emulator);
     let env = admin.environment_id.clone();
     let role = custom_role_named(&admin, "PingOne Authorize Worker Role").expect("custom role");

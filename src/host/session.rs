@@ -176,6 +176,8 @@ pub struct Reads {
     applications: Mutex<Option<Vec<Application>>>,
     assignments: Mutex<HashMap<String, Vec<RoleAssignment>>>,
     actor_assignments: Mutex<Option<Vec<RoleAssignment>>>,
+    custom_roles: Mutex<Option<Vec<CustomRole>>>,
+    populations: Mutex<Option<Vec<Population>>>,
 }
 
 impl Reads {
@@ -601,12 +603,26 @@ impl Session {
 
     /// The target environment, read once per run.
     pub fn environment(&self, primitive: &str) -> PrimitiveResult<Environment> {
-        if let Some(env) = lock(&self.reads.environment).as_ref() {
-            return Ok(env.clone());
+        self.read_once(
+            &self.reads.environment,
+            primitive,
+            self.client.environment(&self.environment_id),
+        )
+    }
+
+    /// What `cell` holds, else `read`'s answer, kept there for the rest of the run (both
+    /// passes): the apply pass asks PingOne nothing the plan pass already asked.
+    fn read_once<T: Clone>(
+        &self,
+        cell: &Mutex<Option<T>>,
+        primitive: &str,
+        read: impl Future<Output = Result<T, ClientError>>,
+    ) -> PrimitiveResult<T> {
+        if let Some(known) = lock(cell).as_ref() {
+            return Ok(known.clone());
         }
-        let env = self.call(primitive, self.client.environment(&self.environment_id))?;
-        *lock(&self.reads.environment) = Some(env.clone());
-        Ok(env)
+        let value = self.call(primitive, read)?;
+        Ok(lock(cell).get_or_insert(value).clone())
     }
 
     /// The id of the organization that owns the target environment. An organization-scoped
@@ -631,12 +647,9 @@ impl Session {
 
     /// The built-in roles, read once per run (or fleet).
     pub fn roles(&self, primitive: &str) -> PrimitiveResult<Arc<Vec<Role>>> {
-        if let Some(roles) = lock(&self.reads.roles).as_ref() {
-            return Ok(roles.clone());
-        }
-        let roles = Arc::new(self.call(primitive, self.client.roles())?);
-        *lock(&self.reads.roles) = Some(roles.clone());
-        Ok(roles)
+        self.read_once(&self.reads.roles, primitive, async {
+            self.client.roles().await.map(Arc::new)
+        })
     }
 
     /// The target environment's applications, read once per run and kept current by this
@@ -645,16 +658,11 @@ impl Session {
         if let Some(apps) = &lock(&self.view).applications {
             return Ok(apps.clone());
         }
-        let known = lock(&self.reads.applications).clone();
-        let listed = match known {
-            Some(listed) => listed,
-            None => {
-                let listed =
-                    self.call(primitive, self.client.applications(&self.environment_id))?;
-                *lock(&self.reads.applications) = Some(listed.clone());
-                listed
-            }
-        };
+        let listed = self.read_once(
+            &self.reads.applications,
+            primitive,
+            self.client.applications(&self.environment_id),
+        )?;
         let handles: Vec<AppHandle> = listed
             .into_iter()
             .map(|app| AppHandle::new(&self.environment_id, app))
@@ -710,13 +718,17 @@ impl Session {
         Ok(listed)
     }
 
-    /// The target environment's populations, read once per pass and kept current by this
+    /// The target environment's populations, read once per run and kept current by this
     /// pass's own creates.
     pub fn populations(&self, primitive: &str) -> PrimitiveResult<Vec<Population>> {
         if let Some(known) = &lock(&self.view).populations {
             return Ok(known.clone());
         }
-        let listed = self.call(primitive, self.client.populations(&self.environment_id))?;
+        let listed = self.read_once(
+            &self.reads.populations,
+            primitive,
+            self.client.populations(&self.environment_id),
+        )?;
         Ok(lock(&self.view).populations.get_or_insert(listed).clone())
     }
 
@@ -729,13 +741,17 @@ impl Session {
     }
 
     /// The roles of the target environment's role list (`GET /environments/{env}/roles`):
-    /// its custom roles and the built-in ones with their permissions. Read once per pass and
+    /// its custom roles and the built-in ones with their permissions. Read once per run and
     /// kept current by this pass's own creates and updates.
     pub fn custom_roles(&self, primitive: &str) -> PrimitiveResult<Vec<CustomRole>> {
         if let Some(known) = &lock(&self.view).custom_roles {
             return Ok(known.clone());
         }
-        let listed = self.call(primitive, self.client.custom_roles(&self.environment_id))?;
+        let listed = self.read_once(
+            &self.reads.custom_roles,
+            primitive,
+            self.client.custom_roles(&self.environment_id),
+        )?;
         Ok(lock(&self.view).custom_roles.get_or_insert(listed).clone())
     }
 
