@@ -94,7 +94,6 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), Error> {
 pub fn junit(report: &FleetReport) -> String {
     let suite = format!("p1run {} {}", report.mode, report.recipe);
     let class = format!("p1run.{}.{}", report.mode, report.recipe);
-    let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
@@ -103,15 +102,15 @@ pub fn junit(report: &FleetReport) -> String {
         n = report.environment_count,
         f = report.failed,
         t = seconds(report.duration_ms),
-        name = escape(&suite),
+        name = xml_escape(&suite),
     );
     for environment in &report.environments {
         let status = status_text(environment);
         let _ = writeln!(
             xml,
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">",
-            escape(environment_name(environment)),
-            escape(&class),
+            xml_escape(environment_name(environment)),
+            xml_escape(&class),
             seconds(environment["duration_ms"].as_u64().unwrap_or(0)),
         );
         if environment_status(environment).is_none_or(crate::report::Status::is_failure) {
@@ -119,15 +118,15 @@ pub fn junit(report: &FleetReport) -> String {
             let _ = writeln!(
                 xml,
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                escape(&status),
-                escape(error.lines().next().unwrap_or_default()),
-                escape(error)
+                xml_escape(&status),
+                xml_escape(error.lines().next().unwrap_or_default()),
+                xml_escape(error)
             );
         }
         let _ = writeln!(
             xml,
             "      <system-out>{}</system-out>\n    </testcase>",
-            escape(&case_output(environment, &status))
+            xml_escape(&case_output(environment, &status))
         );
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
@@ -211,10 +210,15 @@ fn cell(text: &str) -> String {
         .replace('|', "\\|")
 }
 
+/// Milliseconds as JUnit's seconds, `1.234`.
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
 /// Text safe in XML 1.0 content and attribute values: the five entities escaped, line breaks in
 /// attributes kept as character references, and the characters XML 1.0 cannot carry at all
 /// (most controls, e.g. a stray ANSI escape) dropped.
-fn escape(text: &str) -> String {
+pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -257,7 +261,7 @@ mod tests {
     #[test]
     fn escaping_keeps_xml_well_formed() {
         assert_eq!(
-            escape("a<b>&\"c\"'\n\u{1b}"),
+            xml_escape("a<b>&\"c\"'\n\u{1b}"),
             "a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;"
         );
         let xml = junit(&report());

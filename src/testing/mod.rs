@@ -6,6 +6,7 @@
 
 pub mod engine;
 
+use crate::ci::{seconds, xml_escape as escape};
 use crate::error::Error;
 use crate::host::engine::Sources;
 use crate::host::render;
@@ -426,28 +427,6 @@ impl Summary {
         xml.push_str("</testsuites>\n");
         xml
     }
-}
-
-fn seconds(ms: u64) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
-}
-
-/// XML text and attribute escaping; characters XML 1.0 cannot hold at all are dropped.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            '\n' | '\t' | '\r' => escaped.push(c),
-            c if c.is_control() => {}
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]
