@@ -5,7 +5,7 @@ use super::access::{Caller, Effective};
 use super::body;
 use super::clock;
 use super::errors::{ApiError, ApiResult, ErrorDetail};
-use super::pagination::{Collection, PageRequest, entity_array};
+use super::pagination::{EnvironmentListing, list_in_environment};
 use super::roles::{Scope, permission};
 use super::shared::Shared;
 use super::state::{self, Application, PreviousSecret, RoleAssignment, State};
@@ -377,50 +377,23 @@ pub(crate) async fn list(
     Path(environment_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let request = PageRequest::from_query(query.as_deref())?;
     let state = shared.state();
-    let environment = state
-        .environment(&environment_id)
-        .ok_or_else(ApiError::not_found)?;
     let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
-    let sees_all = effective.allows(&state, permission::READ_APPLICATION, &environment.scope());
-    let visible: Vec<(u64, &Application)> = state
+    let items = state
         .applications
         .values()
         .filter(|app| app.environment_id == environment_id)
-        .filter(|app| {
-            sees_all
-                || effective.allows(
-                    &state,
-                    permission::READ_APPLICATION,
-                    &Scope::application(&app.id),
-                )
-        })
-        .map(|app| (app.sequence, app))
-        .collect();
-    if !sees_all && visible.is_empty() {
-        return Err(ApiError::forbidden());
-    }
-    let total = visible.len();
-    let (page, next) = request.page(visible);
-    let items = page
-        .into_iter()
-        .map(|app| application_json(&shared, app))
-        .collect();
-    let path = format!("/v1/environments/{environment_id}/applications");
-    let collection = Collection {
-        path: &path,
+        .map(|app| (app.sequence, Scope::application(&app.id), app));
+    let listing = EnvironmentListing {
+        environment_id: &environment_id,
         query: query.as_deref(),
         key: "applications",
+        permission: permission::READ_APPLICATION,
     };
-    Ok(Json(entity_array(
-        &shared,
-        &collection,
-        &request,
-        total,
-        items,
-        next,
-    )))
+    list_in_environment(&shared, &state, &effective, &listing, items, |app| {
+        application_json(&shared, app)
+    })
+    .map(Json)
 }
 
 /// `GET /environments/{envID}/applications/{appID}`.

@@ -2,8 +2,11 @@
 //! `_links.next` carries an opaque, URL-safe `cursor`, and `size` is the size of the page.
 //! Without `limit` a collection comes whole.
 
+use super::access::Effective;
 use super::errors::{ApiError, ApiResult, ErrorDetail};
+use super::roles::Scope;
 use super::shared::Shared;
+use super::state::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -125,6 +128,65 @@ pub(crate) fn entity_array(
         "count": total,
         "size": size,
     })
+}
+
+/// A resource kind listed under `/environments/{envID}/KEY`, for [`list_in_environment`].
+pub(crate) struct EnvironmentListing<'a> {
+    /// The environment listed.
+    pub(crate) environment_id: &'a str,
+    /// The request's query (`limit`, `cursor`).
+    pub(crate) query: Option<&'a str>,
+    /// The `_embedded` key and the last path segment, e.g. `applications`.
+    pub(crate) key: &'a str,
+    /// The permission that lets a caller read one item, or all of them over the environment.
+    pub(crate) permission: &'a str,
+}
+
+/// `GET /environments/{envID}/KEY`: the items a caller may read (all, when it may read them
+/// over the environment; else those it may read one by one, 403 when none), paged in creation
+/// order. `items` gives each item of the environment with its sequence and its own scope.
+pub(crate) fn list_in_environment<'s, T: 's>(
+    shared: &Shared,
+    state: &'s State,
+    effective: &Effective<'_>,
+    listing: &EnvironmentListing<'_>,
+    items: impl Iterator<Item = (u64, Scope, &'s T)>,
+    to_json: impl Fn(&T) -> Value,
+) -> ApiResult<Value> {
+    let EnvironmentListing {
+        environment_id,
+        query,
+        ..
+    } = *listing;
+    let request = PageRequest::from_query(query)?;
+    let environment = state
+        .environment(environment_id)
+        .ok_or_else(ApiError::not_found)?;
+    let sees_all = effective.allows(state, listing.permission, &environment.scope());
+    let visible: Vec<(u64, &T)> = items
+        .filter(|(_, scope, _)| sees_all || effective.allows(state, listing.permission, scope))
+        .map(|(sequence, _, item)| (sequence, item))
+        .collect();
+    if !sees_all && visible.is_empty() {
+        return Err(ApiError::forbidden());
+    }
+    let total = visible.len();
+    let (page, next) = request.page(visible);
+    let items = page.into_iter().map(to_json).collect();
+    let path = format!("/v1/environments/{environment_id}/{}", listing.key);
+    let collection = Collection {
+        path: &path,
+        query,
+        key: listing.key,
+    };
+    Ok(entity_array(
+        shared,
+        &collection,
+        &request,
+        total,
+        items,
+        next,
+    ))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::access::{Caller, Effective};
 use super::body;
 use super::clock;
 use super::errors::{ApiError, ApiResult, ErrorDetail};
-use super::pagination::{Collection, PageRequest, entity_array};
+use super::pagination::{EnvironmentListing, list_in_environment};
 use super::roles::{Scope, permission};
 use super::shared::Shared;
 use super::state::{self, Population, State};
@@ -168,50 +168,29 @@ pub(crate) async fn list(
     Path(environment_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let request = PageRequest::from_query(query.as_deref())?;
     let state = shared.state();
-    let environment = state
-        .environment(&environment_id)
-        .ok_or_else(ApiError::not_found)?;
     let effective = caller.effective(clock::now_ms(), shared.propagation_delay_ms());
-    let sees_all = effective.allows(&state, permission::READ_POPULATION, &environment.scope());
-    let visible: Vec<(u64, &Population)> = state
+    let items = state
         .populations
         .values()
         .filter(|population| population.environment_id == environment_id)
-        .filter(|population| {
-            sees_all
-                || effective.allows(
-                    &state,
-                    permission::READ_POPULATION,
-                    &Scope::population(&population.id),
-                )
-        })
-        .map(|population| (population.sequence, population))
-        .collect();
-    if !sees_all && visible.is_empty() {
-        return Err(ApiError::forbidden());
-    }
-    let total = visible.len();
-    let (page, next) = request.page(visible);
-    let items = page
-        .into_iter()
-        .map(|population| population_json(&shared, population))
-        .collect();
-    let path = format!("/v1/environments/{environment_id}/populations");
-    let collection = Collection {
-        path: &path,
+        .map(|population| {
+            (
+                population.sequence,
+                Scope::population(&population.id),
+                population,
+            )
+        });
+    let listing = EnvironmentListing {
+        environment_id: &environment_id,
         query: query.as_deref(),
         key: "populations",
+        permission: permission::READ_POPULATION,
     };
-    Ok(Json(entity_array(
-        &shared,
-        &collection,
-        &request,
-        total,
-        items,
-        next,
-    )))
+    list_in_environment(&shared, &state, &effective, &listing, items, |population| {
+        population_json(&shared, population)
+    })
+    .map(Json)
 }
 
 /// `GET /environments/{envID}/populations/{populationID}`.
