@@ -334,9 +334,25 @@ async fn keep_one(
     created: Application,
     folded: &[FieldChange],
 ) -> Result<Applied, WriteError> {
-    let mut namesakes: Vec<Application> = client
-        .applications(environment_id)
-        .await?
+    let own = || Applied::Application {
+        application: created.clone(),
+        adopted: false,
+    };
+    // The create has happened: whatever fails from here on must not lose it, or the run would
+    // report a failed create while a worker it made stays behind, unknown to its rollback.
+    let listed = match client.applications(environment_id).await {
+        Ok(listed) => listed,
+        Err(error) => {
+            tracing::warn!(
+                "could not check for applications named {:?} made at the same time ({error}); \
+                 carrying on with {}",
+                created.name(),
+                created.id()
+            );
+            return Ok(own());
+        }
+    };
+    let mut namesakes: Vec<Application> = listed
         .into_iter()
         .filter(|app| app.name() == created.name() && app.kind() == created.kind())
         .collect();
@@ -346,20 +362,27 @@ async fn keep_one(
     namesakes.sort_by(|a, b| (created_at(a), a.id()).cmp(&(created_at(b), b.id())));
     let kept = namesakes.swap_remove(0);
     if kept.id() == created.id() {
-        return Ok(Applied::Application {
-            application: created,
-            adopted: false,
-        });
+        return Ok(own());
+    }
+    if let Err(error) = client
+        .delete_application(environment_id, created.id())
+        .await
+    {
+        tracing::warn!(
+            "another run created {:?} at the same time ({}), but deleting this run's {} failed \
+             ({error}); carrying on with it: delete one of the two by hand",
+            created.name(),
+            kept.id(),
+            created.id()
+        );
+        return Ok(own());
     }
     tracing::info!(
-        "another run created {:?} at the same time ({}); keeping that one and deleting {}",
+        "another run created {:?} at the same time ({}); kept that one and deleted {}",
         created.name(),
         kept.id(),
         created.id()
     );
-    client
-        .delete_application(environment_id, created.id())
-        .await?;
     let differs: Vec<FieldChange> = folded
         .iter()
         .filter(|change| kept.0.get(&change.field) != Some(&change.to))
