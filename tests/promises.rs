@@ -20,8 +20,9 @@ fn posts_to_applications(emulator: &Emulator) -> usize {
 
 #[test]
 fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
-    // Every request takes 300 ms, so the read after the grants is still in flight when the
-    // signal lands; the grants it queued must then never go out.
+    // Every request takes 300 ms, so the signal, sent once the create is answered, lands
+    // while the run still checks for namesakes; the grants the script asks for next must
+    // never go out.
     let emulator = emulator_with(EmulatorOptions {
         latency: Duration::from_millis(300),
         ..EmulatorOptions::default()
@@ -40,8 +41,7 @@ fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
         dir.path().join("recipe.rhai"),
         "let app = create_app(#{ name: \"Stopped\" });\n\
          grant_role(app, \"Identity Data Admin\", environment());\n\
-         grant_role(app, \"Environment Admin\", organization());\n\
-         role_assignments(find_app(\"Existing\"));\n",
+         grant_role(app, \"Environment Admin\", organization());\n",
     )
     .unwrap();
     let child = Command::new(crate::kit::P1RUN)
@@ -83,6 +83,67 @@ fn ctrl_c_after_an_answered_write_sends_no_queued_grant_and_rolls_back() {
         "delete application \"Stopped\" created by this run"
     );
     assert!(admin.application_named(&env, "Stopped").is_none());
+}
+
+#[test]
+fn ctrl_c_while_queued_grants_go_out_stops_the_write_that_waited_for_them() {
+    // The create of "Second" first sends the grant queued before it; Ctrl-C lands while that
+    // grant is in flight (every request takes 300 ms), so "Second" must never be created.
+    let emulator = emulator_with(EmulatorOptions {
+        latency: Duration::from_millis(300),
+        ..EmulatorOptions::default()
+    });
+    let admin = Admin::new(&emulator);
+    let env = admin.environment_id.clone();
+    let (status, _) = admin.call(
+        "POST",
+        &format!("/environments/{env}/applications"),
+        Some(crate::kit::worker_body("Existing")),
+    );
+    assert_eq!(status, 201);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p1run.toml"), config_text(&emulator)).unwrap();
+    std::fs::write(
+        dir.path().join("recipe.rhai"),
+        "let first = create_app(#{ name: \"First\" });\n\
+         grant_role(first, \"Identity Data Admin\", environment());\n\
+         create_app(#{ name: \"Second\" });\n",
+    )
+    .unwrap();
+    let child = Command::new(crate::kit::P1RUN)
+        .current_dir(dir.path())
+        .env(SECRET_VAR, &emulator.info().client_secret)
+        .args(["apply", "recipe.rhai", "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("p1run");
+    // "First" is created and checked for namesakes (the second list of applications, after
+    // the one every run starts with): the create of "Second" now sends the queued grant, and
+    // the signal lands while it is in flight.
+    crate::kit::poll(Duration::from_secs(20), || {
+        let lists = emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/applications"))
+            .count();
+        (lists == 2).then_some(())
+    });
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], "interrupted", "{report}");
+    assert!(admin.application_named(&env, "First").is_some());
+    assert!(
+        admin.application_named(&env, "Second").is_none(),
+        "no write after Ctrl-C"
+    );
 }
 
 #[test]

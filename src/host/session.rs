@@ -403,6 +403,9 @@ impl Session {
         }
         let index = self.check_planned(primitive, &write)?;
         self.flush_for_script()?;
+        // The flush may have taken a while (its writes in flight completed): Ctrl-C during it
+        // still stops this write.
+        self.stop_if_interrupted(primitive, &write)?;
         let folded = self.fold_into_create(index, &mut write);
         let started = Instant::now();
         let result = self.runtime.block_on(send(&write, &self.client));
@@ -469,16 +472,22 @@ impl Session {
         lock(&self.writes).push(write);
     }
 
+    /// After Ctrl-C, refuses `write` and drops what is queued, unsent.
+    fn stop_if_interrupted(&self, primitive: &str, write: &Write) -> PrimitiveResult<()> {
+        if !crate::interrupt::requested() {
+            return Ok(());
+        }
+        self.batch.discard();
+        Err(usage_failure(
+            primitive,
+            format!("interrupted (Ctrl-C) before `{}`", write.detail()),
+        ))
+    }
+
     /// In an apply pass, refuses a write after Ctrl-C or one that is not the next planned
     /// write; returns its position in the plan.
     fn check_planned(&self, primitive: &str, write: &Write) -> PrimitiveResult<usize> {
-        if crate::interrupt::requested() {
-            self.batch.discard();
-            return Err(usage_failure(
-                primitive,
-                format!("interrupted (Ctrl-C) before `{}`", write.detail()),
-            ));
-        }
+        self.stop_if_interrupted(primitive, write)?;
         let mut expected = lock(&self.expected);
         let Some(queue) = expected.as_mut() else {
             return Ok(lock(&self.writes).len());
