@@ -14,7 +14,7 @@ pub use script::{SavedPlan, Script};
 pub use shared::{PrintListener, Shared, StepListener, runtime};
 pub use target::{Destination, destination};
 
-use crate::client::{Client, ClientError, ClientOptions, RetryPolicy, ScopeRef, ScopeType, paths};
+use crate::client::{Client, ClientError, RetryPolicy, ScopeRef, ScopeType, paths};
 use crate::config::{Limits, Target};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, ScriptError};
@@ -107,16 +107,7 @@ pub fn run(
             plan.environment, plan.environment_id, target.name, target.environment_id
         )));
     }
-    let mut options = ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
-    options.retry = request.retry.clone();
-    options.tokens = shared.tokens.clone();
-    options.transaction_id.clone_from(&shared.transaction_id);
-    options.connections = Some(shared.connections.clone());
-    // The embedded emulator is ours alone: PingOne's limits do not apply to it.
-    if embedded.is_none() {
-        options.rate_budget = shared.budget(&target);
-    }
-    let client = Client::new(options)?;
+    let client = shared.client_for(&target, request.retry.clone(), embedded.is_none())?;
     // Each environment's own config vars, under the command's: in a fleet every environment
     // gets its own. A saved plan carries every var it was made with, config ones included.
     let mut vars = if request.saved_plan.is_some() {

@@ -79,18 +79,31 @@ impl Shared {
         target: &Target,
         retry: crate::client::RetryPolicy,
     ) -> Result<crate::client::Client, Error> {
+        self.client_for(target, retry, true)
+    }
+
+    /// [`Shared::client`], with the request budget only when `budgeted` (the embedded emulator
+    /// is this process's alone: PingOne's limits do not apply to it).
+    pub(super) fn client_for(
+        &self,
+        target: &Target,
+        retry: crate::client::RetryPolicy,
+        budgeted: bool,
+    ) -> Result<crate::client::Client, Error> {
         let mut options =
             crate::client::ClientOptions::new(target.endpoints.clone(), target.credentials.clone());
         options.retry = retry;
         options.tokens = self.tokens.clone();
         options.transaction_id.clone_from(&self.transaction_id);
         options.connections = Some(self.connections.clone());
-        options.rate_budget = self.budget(target);
+        if budgeted {
+            options.rate_budget = self.budget(target);
+        }
         Ok(crate::client::Client::new(options)?)
     }
 
     /// The request budget of `target`'s license, made (and stated at `-v`) on first use.
-    pub(super) fn budget(&self, target: &Target) -> Option<RateBudget> {
+    fn budget(&self, target: &Target) -> Option<RateBudget> {
         let policy = self.budget_policy.as_ref()?;
         lock(&self.budgets)
             .entry(target.license.clone())
